@@ -1,0 +1,34 @@
+/*
+ * cli.h - what every subcommand shares: options -c/-o, config loading, exit codes.
+ *
+ * Exit codes (ARCHITECTURE.md): 0 ok, 1 negative result, 2 usage or input
+ * error, 3 temporary failure (DNS), 70 internal bug.
+ */
+#ifndef MX_CLI_CLI_H
+#define MX_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+
+enum { EXIT_OK = 0, EXIT_NEGATIVE = 1, EXIT_USAGE = 2, EXIT_TEMPFAIL = 3, EXIT_BUG = 70 };
+
+#define CLI_OVERRIDES_MAX 128
+
+struct cli_ctx {
+	const char *argv0;
+	const char *config_path;
+	const char *overrides[CLI_OVERRIDES_MAX];
+	size_t noverrides;
+};
+
+/* Handles -c FILE and -o name=value for a command's getopt loop: true if taken. */
+bool cli_common_option(struct cli_ctx *ctx, int opt, const char *arg);
+/* Builds the config from defaults, -c file and -o overrides; NULL after printing why. */
+struct config *cli_load_config(const struct cli_ctx *ctx, char *err, size_t errlen);
+
+int cmd_serve(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_config(struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

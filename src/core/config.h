@@ -1,0 +1,87 @@
+/*
+ * config.h - the one table of every mxscreen setting, and the loaded config.
+ *
+ * Settings come from built-in defaults, then the config file (`name = value`
+ * lines, `#` comments), then `-o name=value` overrides, in that order. A loaded
+ * struct config is immutable and reference counted: sessions keep the config
+ * they started with, SIGHUP swaps in a new one (src/cli/cmd_serve.c).
+ * docs/configuration.md is generated from the table (`mxscreen config doc`).
+ */
+#ifndef MX_CORE_CONFIG_H
+#define MX_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum bare_newline_mode { BARE_NEWLINE_REJECT, BARE_NEWLINE_NORMALIZE };
+
+struct config {
+	int refs;
+	/* identity and paths */
+	char *hostname;
+	char *var_dir;
+	char *run_user;
+	char *portal_url;
+	/* listeners */
+	char *smtp_listen;
+	/* recipients */
+	char *local_domains;
+	char *recipients;
+	/* limits */
+	uint64_t message_size_limit;
+	uint64_t smtp_max_recipients;
+	uint64_t smtp_command_timeout;
+	uint64_t smtp_data_timeout;
+	uint64_t smtp_session_limit;
+	uint64_t smtp_max_errors;
+	uint64_t smtp_max_connections;
+	uint64_t smtp_max_connections_per_ip;
+	int smtp_bare_newline; /* enum bare_newline_mode */
+	/* TLS */
+	char *tls_cert;
+	char *tls_key;
+	/* delivery and process */
+	uint64_t delivery_threads;
+	uint64_t shutdown_timeout;
+	int log_level; /* enum log_level */
+};
+
+struct config_setting {
+	const char *name;
+	int type;
+	size_t offset;
+	const char *def;
+	const char *choices; /* enum: values separated by '|'; else NULL */
+	uint64_t min, max;    /* numeric bounds */
+	const char *doc;
+};
+
+/* Fresh config with every default applied; NULL on ENOMEM. */
+struct config *config_new(void);
+struct config *config_ref(struct config *c);
+void config_unref(struct config *c);
+
+/* Each returns 0, or -1 with a one-line message in err. */
+int config_set(struct config *c, const char *name, const char *value, char *err, size_t errlen);
+int config_set_override(struct config *c, const char *name_eq_value, char *err, size_t errlen);
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen);
+/* Fills derived defaults (hostname) and checks cross-setting consistency. */
+int config_finish(struct config *c, char *err, size_t errlen);
+
+/* Prints `name = value` for every setting. */
+void config_dump(const struct config *c, FILE *out);
+/* Prints the settings table as Markdown (docs/configuration.md). */
+void config_doc(FILE *out);
+const struct config_setting *config_settings(size_t *n);
+/* Value of one setting as text, into out. */
+const char *config_value_str(const struct config *c, const struct config_setting *s, char *out,
+			     size_t outlen);
+
+/* Iterates a comma/space separated list setting: returns the next item or 0. */
+size_t config_list_next(const char **cursor, const char **item);
+/* True when domain (case-insensitive) is in local_domains. */
+bool config_is_local_domain(const struct config *c, const char *domain, size_t len);
+
+#endif

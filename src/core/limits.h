@@ -1,0 +1,45 @@
+/*
+ * limits.h - every fixed input limit of mxscreen, in one place, with its source.
+ *
+ * Limits that an operator may want to change are settings (core/config.c) whose
+ * defaults are the constants below; the rest are protocol constants.
+ */
+#ifndef MX_CORE_LIMITS_H
+#define MX_CORE_LIMITS_H
+
+/* RFC 5321 4.5.3.1.4: command line, including the verb and <CRLF>. */
+#define SMTP_COMMAND_LINE_MAX 512
+/* RFC 5321 4.5.3.1.6: text line of message content, including <CRLF>. */
+#define SMTP_TEXT_LINE_MAX 1000
+/* RFC 5321 4.5.3.1.5: reply line, including the code and <CRLF>. */
+#define SMTP_REPLY_LINE_MAX 512
+/* RFC 5321 4.5.3.1.1 / 4.5.3.1.2 / 4.5.3.1.3: local-part, domain, path. */
+#define SMTP_LOCAL_PART_MAX 64
+#define SMTP_DOMAIN_MAX 255
+#define SMTP_PATH_MAX 256
+/* RFC 5321 4.5.3.1.8: at least 100 recipients must be accepted; our default. */
+#define SMTP_RECIPIENTS_DEFAULT 100
+/* RFC 5321 4.5.3.2.7: server timeout waiting for the next command, 5 minutes. */
+#define SMTP_COMMAND_TIMEOUT_DEFAULT 300
+/* RFC 5321 4.5.3.2.5: inactivity while receiving a DATA block, 3 minutes. */
+#define SMTP_DATA_TIMEOUT_DEFAULT 180
+/* Whole-session wall clock limit (no RFC; bounds slow-drip clients). */
+#define SMTP_SESSION_LIMIT_DEFAULT 1800
+/* Client errors (4xx/5xx replies to its commands) before 421 and close. */
+#define SMTP_MAX_ERRORS_DEFAULT 10
+/* Default maximum message size (RFC 1870 SIZE), 25 MiB. */
+#define SMTP_MESSAGE_SIZE_DEFAULT 26214400
+/* Connection limits (421 4.7.0 beyond). */
+#define SMTP_MAX_CONNECTIONS_DEFAULT 1000
+#define SMTP_MAX_CONNECTIONS_PER_IP_DEFAULT 50
+/* HELO/EHLO argument kept at most this long (a domain or address literal). */
+#define SMTP_HELO_MAX SMTP_DOMAIN_MAX
+/* ESMTP parameters on one MAIL/RCPT command. */
+#define SMTP_PARAMS_MAX 16
+
+/* Size of one configuration file line. */
+#define CONFIG_LINE_MAX 4096
+/* One log line. */
+#define LOG_LINE_MAX 2048
+
+#endif

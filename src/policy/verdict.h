@@ -1,0 +1,48 @@
+/*
+ * verdict.h - the hand-off from the SMTP session to the verdict engine.
+ *
+ * After DATA, before the reply, the session gathers the facts of the
+ * transaction and asks verdict_decide() what to do: deliver to the Inbox, to
+ * Junk, refuse (5xx) or defer (4xx), with a reason code and header lines that
+ * explain the verdict. Today the engine has no checks and always answers
+ * Inbox; authentication, content and reputation modules add facts here, and
+ * this is the only place that turns facts into a decision.
+ */
+#ifndef MX_POLICY_VERDICT_H
+#define MX_POLICY_VERDICT_H
+
+#include "core/buf.h"
+#include "policy/reasons.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct config;
+
+enum verdict_action { VERDICT_INBOX, VERDICT_JUNK, VERDICT_REJECT, VERDICT_TEMPFAIL };
+
+struct verdict_facts {
+	const char *client_ip;
+	const char *client_rdns; /* NULL when unknown */
+	const char *helo;
+	const char *mail_from;   /* "" for the null sender */
+	const char *const *rcpts;
+	size_t nrcpts;
+	bool tls;
+	struct slice message;    /* the message as received (unstuffed, CRLF) */
+};
+
+struct verdict {
+	enum verdict_action action;
+	enum reason reason;
+	int code;                /* REJECT/TEMPFAIL: the SMTP reply code */
+	const char *enh;         /* and its enhanced status code */
+	struct buf headers;      /* header lines added above the message (CRLF) */
+};
+
+void verdict_decide(const struct config *cfg, const struct verdict_facts *facts,
+		    struct verdict *v);
+void verdict_free(struct verdict *v);
+const char *verdict_action_name(enum verdict_action a);
+
+#endif

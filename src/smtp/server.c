@@ -1,0 +1,119 @@
+/*
+ * server.c - listeners, settings generations and server-wide state; see server.h.
+ */
+#include "smtp/server.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "deliver/pool.h"
+#include "deliver/recipients.h"
+#include "net/tls.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t errlen)
+{
+	struct smtp_settings *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->refs = 1;
+	s->rcpts = recipients_load(cfg->recipients, err, errlen);
+	if (!s->rcpts) {
+		free(s);
+		return NULL;
+	}
+	s->tls = tls_server_ctx(cfg, err, errlen);
+	if (!s->tls) {
+		recipients_free(s->rcpts);
+		free(s);
+		return NULL;
+	}
+	s->cfg = config_ref(cfg);
+	return s;
+}
+
+struct smtp_settings *smtp_settings_ref(struct smtp_settings *s)
+{
+	s->refs++; /* loop thread only */
+	return s;
+}
+
+void smtp_settings_unref(struct smtp_settings *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	SSL_CTX_free(s->tls);
+	recipients_free(s->rcpts);
+	config_unref(s->cfg);
+	free(s);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int salen, void *arg)
+{
+	(void)l;
+	smtp_session_accept(arg, fd, sa, salen);
+}
+
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/* EMFILE and friends: log and go on; libevent retries on the next event. */
+	log_msg(LOG_WARN, NULL, "event=accept_error error=%d", EVUTIL_SOCKET_ERROR());
+}
+
+int smtp_server_start(struct smtp_server *srv, struct event_base *base,
+		      struct smtp_settings *settings, const int *fds, size_t nfds)
+{
+	memset(srv, 0, sizeof(*srv));
+	srv->base = base;
+	srv->settings = settings;
+	srv->pool = delivery_pool_new(base, settings->cfg->delivery_threads);
+	if (!srv->pool)
+		return -1;
+	for (size_t i = 0; i < nfds && i < SMTP_LISTENERS_MAX; i++) {
+		struct evconnlistener *l =
+			evconnlistener_new(base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
+		if (!l)
+			return -1;
+		evconnlistener_set_error_cb(l, on_accept_error);
+		srv->listeners[srv->nlisteners++] = l;
+	}
+	return 0;
+}
+
+void smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings)
+{
+	smtp_settings_unref(srv->settings);
+	srv->settings = settings;
+}
+
+void smtp_server_drain(struct smtp_server *srv)
+{
+	srv->draining = true;
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		evconnlistener_free(srv->listeners[i]);
+		srv->listeners[i] = NULL;
+	}
+	srv->nlisteners = 0;
+}
+
+bool smtp_server_idle(const struct smtp_server *srv)
+{
+	return srv->nsessions == 0 && (!srv->pool || delivery_pool_pending(srv->pool) == 0);
+}
+
+void smtp_server_free(struct smtp_server *srv)
+{
+	smtp_server_drain(srv);
+	delivery_pool_free(srv->pool);
+	srv->pool = NULL;
+	smtp_settings_unref(srv->settings);
+	srv->settings = NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * server.h - the SMTP server: listeners, sessions, limits, reload, drain.
+ *
+ * One libevent loop owns every socket. A struct smtp_settings bundles what a
+ * (re)load produces (config, TLS context, recipient table); each session keeps
+ * a reference to the settings it started with, so SIGHUP never disturbs a
+ * running session. Sessions are in a list for connection limits and shutdown.
+ */
+#ifndef MX_SMTP_SERVER_H
+#define MX_SMTP_SERVER_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct evconnlistener;
+struct delivery_pool;
+struct smtp_session;
+struct config;
+struct recipients;
+
+struct smtp_settings {
+	int refs;
+	struct config *cfg;
+	SSL_CTX *tls;             /* NULL: STARTTLS not offered */
+	struct recipients *rcpts;
+};
+
+/* Builds settings from a finished config; NULL with err set. */
+struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t errlen);
+struct smtp_settings *smtp_settings_ref(struct smtp_settings *s);
+void smtp_settings_unref(struct smtp_settings *s);
+
+#define SMTP_LISTENERS_MAX 16
+
+struct smtp_server {
+	struct event_base *base;
+	struct smtp_settings *settings;
+	struct evconnlistener *listeners[SMTP_LISTENERS_MAX];
+	size_t nlisteners;
+	struct delivery_pool *pool;
+	struct smtp_session *sessions;
+	size_t nsessions;
+	bool draining;            /* SIGTERM: no new sessions */
+	bool closing;             /* drain deadline passed: close sessions */
+	unsigned long long accepted, refused, messages;
+};
+
+int smtp_server_start(struct smtp_server *srv, struct event_base *base,
+		      struct smtp_settings *settings, const int *fds, size_t nfds);
+/* Installs new settings for sessions that start from now on. */
+void smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings);
+/* Stops accepting; sessions go on. */
+void smtp_server_drain(struct smtp_server *srv);
+/* Sends 421 to every session not in the middle of a delivery and closes it. */
+void smtp_server_close_sessions(struct smtp_server *srv);
+/* True when no session and no delivery is left. */
+bool smtp_server_idle(const struct smtp_server *srv);
+void smtp_server_free(struct smtp_server *srv);
+
+/* session.c */
+void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen);
+void smtp_session_shutdown(struct smtp_session *s);
+
+#endif
