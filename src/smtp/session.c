@@ -769,8 +769,13 @@ static void session_free(struct smtp_session *s)
 	s->srv->nsessions--;
 	if (s->life_timer)
 		event_free(s->life_timer);
-	if (s->bev)
+	if (s->bev) {
+		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd) the SSL is ours to free too. */
+		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
 		bufferevent_free(s->bev);
+		if (ssl)
+			SSL_free(ssl);
+	}
 	if (s->fd >= 0) {
 		/* Drain unread input so close() sends FIN, not RST, after our last reply. */
 		char junk[4096];
