@@ -46,7 +46,7 @@ static inline bool smtp_data_done(const struct smtp_data_reader *r)
 {
 	return r->st == DR_DONE;
 }
-/* True when the message may be delivered (no flag set). */
+/* True when the message may be delivered (no refusing flag set). */
 bool smtp_data_ok(const struct smtp_data_reader *r);
 
 #endif
