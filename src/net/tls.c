@@ -6,6 +6,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -139,7 +140,9 @@ SSL_CTX *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_err(err, errlen, "cannot load key", key);
+		bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+		ssl_err(err, errlen, mismatch ? "key does not match certificate" : "cannot load key",
+			key);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {

@@ -61,6 +61,9 @@ class Server:
             "portal_url": "http://127.0.0.1:8025",
         }
         self.settings.update({k: str(v) for k, v in overrides.items()})
+        first = self.settings["smtp_listen"].split(",")[0].strip()
+        host, port = first.rsplit(":", 1)
+        self.host, self.port = host.strip("[]"), int(port)
         self.config_file = config_file
         self.log_path = tmp / f"mxscreen-{self.port}.log"
         self.proc = None
