@@ -67,8 +67,8 @@ static const struct config_setting settings[] = {
 	STR(tls_cert, "", "PEM certificate chain for STARTTLS; empty: a self-signed certificate "
 			  "is generated under <var_dir>/tls/"),
 	STR(tls_key, "", "PEM private key for tls_cert"),
-	NUM(CFG_UINT, delivery_threads, "4", 1, 64,
-	    "Threads that write and fsync Maildir deliveries off the event loop"),
+	NUM(CFG_UINT, delivery_threads, "16", 1, 256,
+	    "Threads that write and fsync Maildir deliveries off the event loop (concurrent fsyncs share journal commits)"),
 	NUM(CFG_DURATION, shutdown_timeout, "30", 0, 3600,
 	    "On SIGTERM, how long sessions may go on before they are closed with 421"),
 	ENUM(log_level, "info", "debug|info|warn|error", "Least severe log level written"),
