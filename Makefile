@@ -54,6 +54,7 @@ bench: all
 
 docs: all
 	./$(BUILD)/mxscreen config doc > docs/configuration.md
+	./$(BUILD)/mxscreen reasons > docs/reasons.md
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)

@@ -178,3 +178,11 @@ def test_second_server_on_same_var_dir_refuses(mx):
                           "-o", "smtp_listen=127.0.0.1:1"], capture_output=True, text=True,
                          timeout=30)
     assert out.returncode != 0 and "another mxscreen serves this var_dir" in out.stderr
+
+
+def test_generated_docs_are_current():
+    """docs/configuration.md and docs/reasons.md are generated; they must match the code."""
+    from conftest import ROOT
+    assert run("config", "doc").stdout == (ROOT / "docs" / "configuration.md").read_text(), \
+        "run `make docs`"
+    assert run("reasons").stdout == (ROOT / "docs" / "reasons.md").read_text(), "run `make docs`"
