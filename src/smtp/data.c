@@ -56,10 +56,10 @@ static void end_line(struct smtp_data_reader *r, bool real_crlf)
 /* A bare LF: a line end in normalize mode, flagged content otherwise. */
 static void bare_lf(struct smtp_data_reader *r)
 {
-	r->bare_lf = true;
 	if (r->normalize) {
 		end_line(r, false);
 	} else {
+		r->bare_lf = true;
 		emit(r, "\n", 1);
 		r->st = DR_BOL;
 		r->bol_crlf = false;
