@@ -30,12 +30,15 @@ static void emit(struct smtp_data_reader *r, const char *p, size_t n)
 {
 	if (r->too_big || r->oom || n == 0)
 		return;
-	if (r->out->len + n > r->max_size) {
-		r->too_big = true;
-		return;
-	}
-	if (buf_append(r->out, p, n) < 0)
+	/* Store exactly the first max_size octets, so the result does not depend on the split. */
+	size_t room = r->out->len < r->max_size ? r->max_size - r->out->len : 0;
+	bool over = n > room;
+	if (over)
+		n = room;
+	if (n && buf_append(r->out, p, n) < 0)
 		r->oom = true;
+	if (over)
+		r->too_big = true;
 }
 
 static void count_line(struct smtp_data_reader *r, size_t n)
