@@ -522,7 +522,7 @@ static void data_refused(struct smtp_session *s)
 		REFUSE(s, 552, "5.3.4", R_MESSAGE_TOO_BIG,
 		       "Message exceeds the limit of %llu octets, nothing delivered",
 		       (unsigned long long)s->cfg->message_size_limit);
-	else if ((r->bare_lf && !r->normalize) || r->bare_cr)
+	else if (r->bare_lf || r->bare_cr)
 		REFUSE(s, 550, "5.6.0", R_BARE_NEWLINE,
 		       "Message contains bare %s, nothing delivered; lines must end with CRLF",
 		       r->bare_cr ? "CR" : "LF");
