@@ -186,3 +186,36 @@ def test_generated_docs_are_current():
     assert run("config", "doc").stdout == (ROOT / "docs" / "configuration.md").read_text(), \
         "run `make docs`"
     assert run("reasons").stdout == (ROOT / "docs" / "reasons.md").read_text(), "run `make docs`"
+
+
+def _peer_cert_cn(srv):
+    import ssl as _ssl
+    ctx = _ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = _ssl.CERT_NONE
+    with smtplib.SMTP(srv.host, srv.port) as s:
+        s.ehlo("client.test")
+        s.starttls(context=ctx)
+        der = s.sock.getpeercert(binary_form=True)
+    out = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-subject"], input=der,
+                         capture_output=True, check=True)
+    return out.stdout.decode()
+
+
+def test_sighup_reloads_certificate(mx, tmp_path):
+    key, crt = tmp_path / "k.pem", tmp_path / "c.pem"
+
+    def make(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(crt),
+                        "-days", "2", "-subj", f"/CN={cn}"], check=True, capture_output=True)
+
+    make("first.test")
+    srv = mx(tls_cert=str(crt), tls_key=str(key))
+    assert "first.test" in _peer_cert_cn(srv)
+    make("second.test")
+    srv.signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while srv.log_text().count("event=reload ok=1") < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    assert "second.test" in _peer_cert_cn(srv)
