@@ -27,8 +27,9 @@ char *maildir_mailbox_path(struct arena *a, const char *var_dir, const char *loc
 		unsigned char c = (unsigned char)domain[i];
 		if (c >= 'A' && c <= 'Z')
 			c = (unsigned char)(c - 'A' + 'a');
-		/* A validated domain has only letters, digits, '-', '.', UTF-8 and brackets. */
-		if (c == '/' || (i == 0 && c == '.'))
+		/* A validated domain has only letters, digits, '-', '.', UTF-8 and brackets;
+		 * still, nothing in it may end the path early or add a component. */
+		if (c == '/' || c == '%' || c < 0x20 || c == 0x7f || (i == 0 && c == '.'))
 			rc = buf_printf(&b, "%%%02X", c);
 		else
 			rc = buf_append(&b, &c, 1);

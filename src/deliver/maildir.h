@@ -21,7 +21,8 @@
 
 /*
  * Mailbox directory of local@domain under var_dir, in arena memory. The domain
- * is lowercased; the local part too (mailboxes are case-insensitive here), and
+ * is lowercased, with '/', '%', control octets and a leading dot %XX-encoded;
+ * the local part is lowercased too (mailboxes are case-insensitive here), and
  * any octet other than [a-z0-9._+=-] or UTF-8 is %XX-encoded, as is a leading
  * dot, so an address can never name a path outside its domain directory.
  */

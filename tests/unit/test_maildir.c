@@ -173,6 +173,12 @@ static void test_mailbox_path_never_escapes(void **state)
 		if (iter % 1000 == 999)
 			arena_reset(&a);
 	}
+	/* control octets in the domain cannot cut the path short either */
+	char *p = maildir_mailbox_path(&a, "/v", "x", 1, "d\0/..", 5);
+	assert_non_null(p);
+	assert_int_equal(strncmp(p, "/v/mail/d", 9), 0);
+	assert_null(strstr(p, "/../"));
+	assert_true(strlen(p) > strlen("/v/mail/d/x"));
 	arena_reset(&a);
 }
 
