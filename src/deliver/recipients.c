@@ -39,10 +39,11 @@ struct recipients *recipients_load(const char *spec, char *err, size_t errlen)
 		free(r);
 		return NULL;
 	}
-	char line[SMTP_PATH_MAX + 64];
-	size_t cap = 0;
+	/* Whole lines, however long: a fixed buffer split long comments into "addresses". */
+	char *line = NULL;
+	size_t linecap = 0, cap = 0;
 	int lineno = 0;
-	while (fgets(line, sizeof(line), f)) {
+	while (getline(&line, &linecap, f) >= 0) {
 		lineno++;
 		char *hash = strchr(line, '#');
 		if (hash)
@@ -72,12 +73,14 @@ struct recipients *recipients_load(const char *spec, char *err, size_t errlen)
 			goto oom;
 		r->n++;
 	}
+	free(line);
 	fclose(f);
 	qsort(r->addrs, r->n, sizeof(*r->addrs), cmp);
 	return r;
 oom:
 	snprintf(err, errlen, "out of memory");
 fail:
+	free(line);
 	fclose(f);
 	recipients_free(r);
 	return NULL;

@@ -490,6 +490,26 @@ static void test_recipients_errors(void **state)
 	assert_null(recipients_load(path, err, sizeof(err)));
 }
 
+/* A long comment line is a comment, not the start of an address line. */
+static void test_recipients_long_comment(void **state)
+{
+	(void)state;
+	char path[256], err[256] = "";
+	snprintf(path, sizeof(path), "%s/recipients-comment", var);
+	char text[2048] = "# ";
+	for (int i = 0; i < 40; i++)
+		strcat(text, "contact admin@example.com ");
+	strcat(text, "\nalice@example.com\n");
+	write_text(path, text);
+	struct recipients *r = recipients_load(path, err, sizeof(err));
+	if (!r)
+		fail_msg("%s", err);
+	assert_int_equal(recipients_count(r), 1);
+	assert_true(recipients_has(r, "alice", 5, "example.com", 11));
+	assert_false(recipients_has(r, "admin", 5, "example.com", 11));
+	recipients_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -503,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_clean_tmp),
 		cmocka_unit_test(test_recipients_file),
 		cmocka_unit_test(test_recipients_errors),
+		cmocka_unit_test(test_recipients_long_comment),
 	};
 	return cmocka_run_group_tests(tests, make_var, remove_var);
 }
