@@ -88,6 +88,89 @@ static void test_long_text_wraps_without_loss(void **state)
 	buf_free(&b);
 }
 
+static void test_trailing_newline_and_empty_text(void **state)
+{
+	(void)state;
+	struct buf b = { 0 };
+	smtp_reply(&b, 250, NULL, "one line\n");
+	assert_string_equal(buf_cstr(&b), "250 one line\r\n");
+	buf_reset(&b);
+	smtp_reply(&b, 354, NULL, "%s", "");
+	assert_string_equal(buf_cstr(&b), "354 \r\n");
+	buf_reset(&b);
+	smtp_reply_text(&b, 221, "2.0.0", "", 0);
+	assert_string_equal(buf_cstr(&b), "221 2.0.0 \r\n");
+	buf_free(&b);
+}
+
+/* Client text echoed in a reply cannot start a reply of its own. */
+static void test_echoed_text_cannot_inject(void **state)
+{
+	(void)state;
+	struct buf b = { 0 };
+	smtp_reply(&b, 550, "5.1.1", "<%s>: unknown", "x\r\n250 2.0.0 OK");
+	assert_string_equal(buf_cstr(&b), "550-5.1.1 <x?\r\n550 5.1.1 250 2.0.0 OK>: unknown\r\n");
+	buf_reset(&b);
+	static const char nul[] = "a\0b";
+	smtp_reply_text(&b, 250, NULL, nul, 3);
+	assert_string_equal(buf_cstr(&b), "250 a?b\r\n");
+	buf_free(&b);
+}
+
+/* Checks every line: within the limit, our code, '-' on all but the last. */
+static size_t check_lines(const char *p, const char *prefix, size_t *text_octets)
+{
+	size_t lines = 0;
+	*text_octets = 0;
+	while (*p) {
+		const char *e = strstr(p, "\r\n");
+		assert_non_null(e);
+		assert_true((size_t)(e - p) + 2 <= SMTP_REPLY_LINE_MAX);
+		assert_memory_equal(p, prefix, 3);
+		assert_int_equal(p[3], e[2] == '\0' ? ' ' : '-');
+		assert_memory_equal(p + 4, prefix + 4, strlen(prefix) - 4);
+		*text_octets += (size_t)(e - p) - strlen(prefix);
+		lines++;
+		p = e + 2;
+	}
+	return lines;
+}
+
+static void test_long_word_is_cut_not_lost(void **state)
+{
+	(void)state;
+	char text[1501];
+	memset(text, 'w', 1500);
+	text[1500] = '\0';
+	struct buf b = { 0 };
+	smtp_reply(&b, 554, "5.7.1", "%s", text);
+	size_t octets;
+	assert_int_equal(check_lines(buf_cstr(&b), "554 5.7.1 ", &octets), 3);
+	assert_int_equal(octets, 1500);
+	buf_free(&b);
+}
+
+static void test_exactly_one_line_of_room(void **state)
+{
+	(void)state;
+	/* 512 - "250-" - "2.0.0 " - CRLF = 500 octets of text fit on one line */
+	char text[502];
+	memset(text, 't', 501);
+	text[500] = '\0';
+	struct buf b = { 0 };
+	smtp_reply(&b, 250, "2.0.0", "%s", text);
+	assert_int_equal(b.len, SMTP_REPLY_LINE_MAX);
+	size_t octets;
+	assert_int_equal(check_lines(buf_cstr(&b), "250 2.0.0 ", &octets), 1);
+	buf_reset(&b);
+	text[500] = 't';
+	text[501] = '\0';
+	smtp_reply(&b, 250, "2.0.0", "%s", text);
+	assert_int_equal(check_lines(buf_cstr(&b), "250 2.0.0 ", &octets), 2);
+	assert_int_equal(octets, 501);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +180,10 @@ int main(void)
 		cmocka_unit_test(test_reason_suffix),
 		cmocka_unit_test(test_control_chars_replaced),
 		cmocka_unit_test(test_long_text_wraps_without_loss),
+		cmocka_unit_test(test_trailing_newline_and_empty_text),
+		cmocka_unit_test(test_echoed_text_cannot_inject),
+		cmocka_unit_test(test_long_word_is_cut_not_lost),
+		cmocka_unit_test(test_exactly_one_line_of_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
