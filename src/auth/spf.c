@@ -209,7 +209,11 @@ static void ip_nibbles(const char *ip, char *out, size_t outlen)
 		snprintf(out, outlen, "%s", ip);
 		return;
 	}
-	static const char hex[] = "0123456789abcdef";
+	/* the nibbles keep the letter case the address was written in (as pyspf does) */
+	bool upper = false;
+	for (const char *p = ip; *p; p++)
+		upper |= *p >= 'A' && *p <= 'F';
+	const char *hex = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	size_t o = 0;
 	for (int i = 0; i < 16 && o + 4 < outlen; i++) {
 		if (i)
@@ -363,7 +367,14 @@ static int macro_scan(const struct spf_macro_ctx *c, const char *s, size_t len, 
 				val = c->ip;
 			}
 			break;
-		case 'c': val = c->ip; break;
+		case 'c': {
+			unsigned char b6[16];
+			val = c->ip;
+			if (c->ip && inet_pton(AF_INET6, c->ip, b6) == 1 &&
+			    inet_ntop(AF_INET6, b6, tmp, sizeof(tmp)))
+				val = tmp; /* RFC 5952 form */
+			break;
+		}
 		case 'v': val = strchr(c->ip ? c->ip : "", ':') ? "ip6" : "in-addr"; break;
 		case 'r': val = c->receiver && *c->receiver ? c->receiver : "unknown"; break;
 		case 't':
