@@ -64,7 +64,7 @@ struct spf_eval {
 	enum spf_result result;
 	char *explanation;
 	char mechanism[128];
-	char problem[160];
+	char problem[400];
 	/* the one outstanding DNS question and the answer last received */
 	struct dns_query *q;
 	char want_name[SPF_DOMAIN_MAX + 3];
