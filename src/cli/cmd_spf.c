@@ -11,6 +11,8 @@
  * falling back to v=spf1) and prints `senderid=<result> smtp.mailfrom=...`.
  * Exit: 0 pass/neutral/none, 1 fail/softfail/permerror, 2 usage, 3 temperror.
  * The resolver is --dns, else $MXSCREEN_DNS, else the dns_servers setting.
+ * --repeat N [--cold] (for bench/spf) evaluates N times more and prints
+ * `repeat=N seconds=S rate=R`; --cold empties the DNS cache before each.
  */
 #include "auth/pra.h"
 #include "auth/spf.h"
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event_base *base,
 		    char *err, size_t errlen)
@@ -140,10 +143,13 @@ int cmd_spf(struct cli_ctx *ctx, int argc, char **argv)
 		{ "dns", required_argument, NULL, 'd' },
 		{ "pra", required_argument, NULL, 'p' },
 		{ "scope", required_argument, NULL, 's' },
+		{ "repeat", required_argument, NULL, 'r' },
+		{ "cold", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ip = NULL, *helo = NULL, *from = NULL, *dns_flag = NULL, *pra_file = NULL;
-	bool scope_mfrom = false;
+	bool scope_mfrom = false, cold = false;
+	long repeat = 0;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "c:o:", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -152,6 +158,8 @@ int cmd_spf(struct cli_ctx *ctx, int argc, char **argv)
 		case 'm': from = optarg; break;
 		case 'd': dns_flag = optarg; break;
 		case 'p': pra_file = optarg; break;
+		case 'r': repeat = strtol(optarg, NULL, 10); break;
+		case 'C': cold = true; break;
 		case 's':
 			if (strcmp(optarg, "mfrom") != 0) {
 				fprintf(stderr, "mxscreen spf: --scope takes 'mfrom'\n");
@@ -214,6 +222,22 @@ int cmd_spf(struct cli_ctx *ctx, int argc, char **argv)
 		buf_free(&b);
 		rc = exit_for(spf_result(e));
 		spf_free(e);
+	}
+	if (e && repeat > 0) {
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (long i = 0; i < repeat; i++) {
+			if (cold)
+				dns_cache_clear(dns);
+			struct spf_eval *x = evaluate(dns, base, &req);
+			if (!x)
+				break;
+			spf_free(x);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("repeat=%ld seconds=%.3f rate=%.1f queries=%llu\n", repeat, secs,
+		       secs > 0 ? (double)repeat / secs : 0.0, dns_queries_sent(dns));
 	}
 	if (e && msg) {
 		struct pra pra;
