@@ -76,6 +76,7 @@ struct smtp_session {
 	struct fcrdns *fcrdns; /* running reverse lookup */
 	char *rdns;            /* forward-confirmed client name, or NULL */
 	struct spf_eval *spf;  /* running SPF or Sender ID evaluation (S_AUTH) */
+	bool await_fcrdns;     /* end of DATA waits (S_AUTH) for the reverse lookup */
 	/* transaction */
 	char *mail_from;
 	bool smtputf8;
@@ -672,6 +673,13 @@ static void data_end(struct smtp_session *s)
 		data_refused(s);
 		return;
 	}
+	if (s->fcrdns) {
+		/* the Received header names the client: wait for the lookup (bounded by DNS timeouts) */
+		s->await_fcrdns = true;
+		s->st = S_AUTH;
+		bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
 	if (s->cfg->sender_id_check && s->srv->dns) {
 		struct pra pra;
 		if (pra_select(s->msg.p ? s->msg.p : "", s->msg.len, &pra) < 0) {
@@ -1021,6 +1029,14 @@ static void on_fcrdns(void *arg, const char *name)
 	fcrdns_free(s->fcrdns);
 	s->fcrdns = NULL;
 	log_msg(LOG_DEBUG, s->id, "event=fcrdns ip=%s name=%s", s->ip, name ? name : "unknown");
+	if (s->await_fcrdns) {
+		s->await_fcrdns = false;
+		if (s->st != S_AUTH)
+			return;
+		data_end(s);
+		if (s->st == S_READY)
+			resume_input(s);
+	}
 }
 
 void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen)

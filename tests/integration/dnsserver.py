@@ -109,11 +109,19 @@ class DNSServer:
 
     def start(self):
         resolver = _Resolver(self)
-        # Port 0 for UDP picks a free port; TCP then binds the same number.
-        self.udp = _DNSServer(resolver, address=self.host, port=0, logger=_QuietLogger())
-        self.port = self.udp.server.server_address[1]
-        self.tcp = _DNSServer(resolver, address=self.host, port=self.port, tcp=True,
-                              logger=_QuietLogger())
+        # Port 0 for UDP picks a free port; TCP then binds the same number, which
+        # another process may hold already: then try another port.
+        for attempt in range(50):
+            self.udp = _DNSServer(resolver, address=self.host, port=0, logger=_QuietLogger())
+            self.port = self.udp.server.server_address[1]
+            try:
+                self.tcp = _DNSServer(resolver, address=self.host, port=self.port, tcp=True,
+                                      logger=_QuietLogger())
+                break
+            except OSError:
+                self.udp.server.server_close()
+                if attempt == 49:
+                    raise
         for srv in (self.udp, self.tcp):
             # A dropped query (resolver returned None) ends in an exception in
             # the handler thread: that is the point, so keep it quiet.
