@@ -30,5 +30,12 @@ struct config *cli_load_config(const struct cli_ctx *ctx, char *err, size_t errl
 
 int cmd_serve(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_config(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_spf(struct cli_ctx *ctx, int argc, char **argv);
+
+struct dns;
+struct event_base;
+/* A resolver for a CLI command: --dns HOST:PORT, else $MXSCREEN_DNS, else dns_servers. */
+struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event_base *base,
+		    char *err, size_t errlen);
 
 #endif

@@ -46,6 +46,8 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve [-c FILE] [-o name=value]...   run the MX" },
 	{ "config", cmd_config, "config check|dump|doc [-c FILE] [-o name=value]..." },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
+	{ "spf", cmd_spf,
+	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
 	{ "version", cmd_version, "version" },
 };
 

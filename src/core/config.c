@@ -72,6 +72,31 @@ static const struct config_setting settings[] = {
 	NUM(CFG_DURATION, shutdown_timeout, "30", 0, 3600,
 	    "On SIGTERM, how long sessions may go on before they are closed with 421"),
 	ENUM(log_level, "info", "debug|info|warn|error", "Least severe log level written"),
+	STR(dns_servers, "", "DNS servers, comma separated host:port (IPv6 as [addr]:port); empty "
+			     "uses /etc/resolv.conf. CLI commands also take --dns HOST:PORT and "
+			     "MXSCREEN_DNS"),
+	NUM(CFG_UINT, dns_timeout_ms, NSTR(DNS_TIMEOUT_MS_DEFAULT), 50, 60000,
+	    "Milliseconds to wait for the first try of a DNS query (doubled per retry round)"),
+	NUM(CFG_UINT, dns_tries, NSTR(DNS_TRIES_DEFAULT), 1, 10,
+	    "Tries per DNS query before it is a temporary failure"),
+	NUM(CFG_UINT, dns_cache_size, NSTR(DNS_CACHE_SIZE_DEFAULT), 0, 10000000,
+	    "DNS answers kept in the cache (least recently used out first); 0 disables it"),
+	NUM(CFG_DURATION, dns_cache_max_ttl, "1d", 0, 604800,
+	    "Longest a DNS answer is cached, whatever its TTL"),
+	NUM(CFG_DURATION, dns_negative_ttl, "60", 0, 86400,
+	    "Cache time of NXDOMAIN/NODATA answers that carry no SOA (RFC 2308 5)"),
+	{ "spf_check", CFG_BOOL, offsetof(struct config, spf_check), "yes", NULL, 0, 0,
+	  "Evaluate SPF (RFC 7208) at MAIL FROM (HELO identity for the null sender)" },
+	ENUM(spf_fail, "reject", "reject|facts",
+	     "SPF fail: 'reject' answers 550 5.7.23 with the domain's explanation; 'facts' "
+	     "passes the result on to the verdict"),
+	ENUM(spf_permerror, "facts", "reject|facts",
+	     "SPF permerror (a broken record): 'reject' answers 550 5.7.24; 'facts' passes it on"),
+	ENUM(spf_temperror, "tempfail", "tempfail|facts",
+	     "SPF temperror (DNS failure): 'tempfail' answers 451 4.4.3; 'facts' passes it on"),
+	{ "sender_id_check", CFG_BOOL, offsetof(struct config, sender_id_check), "yes", NULL, 0,
+	  0, "Evaluate Sender ID (RFC 4406, PRA of RFC 4407) at the end of DATA; the result is "
+	     "a fact for the verdict and an Authentication-Results entry, never a reject" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -16,6 +16,8 @@
 #include <stdio.h>
 
 enum bare_newline_mode { BARE_NEWLINE_REJECT, BARE_NEWLINE_NORMALIZE };
+enum spf_action { SPF_ACTION_REJECT, SPF_ACTION_FACTS };
+enum spf_temp_action { SPF_TEMP_TEMPFAIL, SPF_TEMP_FACTS };
 
 struct config {
 	int refs;
@@ -46,6 +48,19 @@ struct config {
 	uint64_t delivery_threads;
 	uint64_t shutdown_timeout;
 	int log_level; /* enum log_level */
+	/* DNS (net/dns.c) */
+	char *dns_servers;
+	uint64_t dns_timeout_ms;
+	uint64_t dns_tries;
+	uint64_t dns_cache_size;
+	uint64_t dns_cache_max_ttl;
+	uint64_t dns_negative_ttl;
+	/* SPF and Sender ID (auth/spf.c) */
+	bool spf_check;
+	int spf_fail;      /* enum spf_action */
+	int spf_permerror; /* enum spf_action */
+	int spf_temperror; /* enum spf_temp_action */
+	bool sender_id_check;
 };
 
 struct config_setting {

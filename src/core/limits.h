@@ -37,6 +37,23 @@
 /* ESMTP parameters on one MAIL/RCPT command. */
 #define SMTP_PARAMS_MAX 16
 
+/* DNS resolver defaults (net/dns.c). */
+#define DNS_TIMEOUT_MS_DEFAULT 2000
+#define DNS_TRIES_DEFAULT 2
+#define DNS_CACHE_SIZE_DEFAULT 10000
+/* RFC 7208 4.6.4: terms that cause DNS queries, per check_host() evaluation. */
+#define SPF_DNS_MECH_LIMIT 10
+/* RFC 7208 4.6.4: lookups returning no records (NXDOMAIN or NODATA). */
+#define SPF_VOID_LOOKUP_LIMIT 2
+/* RFC 7208 4.6.4: MX records / PTR names considered for one mx / ptr term. */
+#define SPF_MX_PTR_LIMIT 10
+/* RFC 7208 7.3: an expanded domain name is cut from the left to this length. */
+#define SPF_DOMAIN_MAX 253
+/* Nesting of include/redirect (the 10-lookup limit bounds it; this bounds memory). */
+#define SPF_DEPTH_MAX 12
+/* Size of an explanation string after expansion (RFC 7208 6.2). */
+#define SPF_EXPLANATION_MAX 800
+
 /* Size of one configuration file line. */
 #define CONFIG_LINE_MAX 4096
 /* One log line. */

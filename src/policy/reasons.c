@@ -65,6 +65,28 @@ static const struct reason_info reasons[R__COUNT] = {
 		"Have your client send MAIL FROM:<...> SMTPUTF8 for internationalized addresses." },
 	[R_SHUTDOWN] = { "MXS-SMTP-014", "server shutting down",
 		"The server is restarting or shutting down.", "Retry later; nothing is lost." },
+	[R_SPF_FAIL] = { "MXS-SPF-001", "SPF fail",
+		"The domain in the envelope sender (MAIL FROM, or the HELO name for bounces) "
+		"publishes an SPF record (RFC 7208) that does not list the sending IP address and "
+		"ends in '-all': the domain says this IP may not send its mail. The reply quotes the "
+		"domain's own explanation when it publishes one (exp=).",
+		"If the mail is legitimate, add the sending server to the domain's SPF record (for "
+		"example ip4:192.0.2.1 or include: your provider's record), or send through a "
+		"server the record already lists. A domain without any SPF record is never "
+		"refused for that reason." },
+	[R_SPF_TEMPERROR] = { "MXS-SPF-002", "SPF temporary DNS error",
+		"Looking up the sender domain's SPF record or a name it refers to failed "
+		"temporarily (timeout or SERVFAIL), so SPF could not be evaluated (RFC 7208 "
+		"2.6.6). Nothing is refused for good: the reply was a temporary failure.",
+		"Your server retries by itself. If it keeps happening, check that the domain's "
+		"name servers answer TXT, A and MX queries for every name the SPF record uses." },
+	[R_SPF_PERMERROR] = { "MXS-SPF-003", "SPF record broken",
+		"The sender domain's SPF record could not be interpreted (RFC 7208 2.6.7): a "
+		"syntax error, more than one v=spf1 record, more than 10 DNS-querying terms "
+		"(include, a, mx, ptr, exists, redirect) or more than 2 lookups that found "
+		"nothing. This server refuses such mail only when configured to.",
+		"Fix the record: publish exactly one TXT record starting with v=spf1, check it "
+		"with an SPF validator, and flatten nested includes to stay under 10 lookups." },
 };
 
 const struct reason_info *reason_get(enum reason r)

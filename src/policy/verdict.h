@@ -29,6 +29,10 @@ struct verdict_facts {
 	const char *const *rcpts;
 	size_t nrcpts;
 	bool tls;
+	const char *spf;         /* SPF result at MAIL FROM ("pass", "softfail", ...); NULL: not checked */
+	const char *spf_domain;  /* the domain SPF checked (MAIL FROM domain or HELO name) */
+	const char *sender_id;   /* Sender ID (PRA) result after DATA; NULL: not checked */
+	const char *pra;         /* the PRA mailbox; NULL when none */
 	struct slice message;    /* the message as received (unstuffed, CRLF) */
 };
 

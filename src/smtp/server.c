@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "deliver/pool.h"
 #include "deliver/recipients.h"
+#include "net/dns.h"
 #include "net/tls.h"
 
 #include <event2/event.h>
@@ -77,6 +78,14 @@ int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 	srv->pool = delivery_pool_new(base, settings->cfg->delivery_threads);
 	if (!srv->pool)
 		return -1;
+	struct dns_options dopt;
+	char err[256];
+	dns_options_from_config(&dopt, settings->cfg);
+	srv->dns = dns_new(base, &dopt, err, sizeof(err));
+	if (!srv->dns) {
+		log_msg(LOG_ERR, NULL, "event=dns_init_failed error=\"%s\"", err);
+		return -1;
+	}
 	for (size_t i = 0; i < nfds && i < SMTP_LISTENERS_MAX; i++) {
 		struct evconnlistener *l =
 			evconnlistener_new(base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
@@ -114,6 +123,8 @@ void smtp_server_free(struct smtp_server *srv)
 	smtp_server_drain(srv);
 	delivery_pool_free(srv->pool);
 	srv->pool = NULL;
+	dns_free(srv->dns);
+	srv->dns = NULL;
 	smtp_settings_unref(srv->settings);
 	srv->settings = NULL;
 }

@@ -17,6 +17,7 @@
 struct event_base;
 struct evconnlistener;
 struct delivery_pool;
+struct dns;
 struct smtp_session;
 struct config;
 struct recipients;
@@ -41,6 +42,7 @@ struct smtp_server {
 	struct evconnlistener *listeners[SMTP_LISTENERS_MAX];
 	size_t nlisteners;
 	struct delivery_pool *pool;
+	struct dns *dns;          /* resolver for SPF, Sender ID and FCrDNS */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */

@@ -9,8 +9,14 @@
  * (the delivery runs on a pool thread). STARTTLS (RFC 3207) discards any
  * input that followed the command and forgets the EHLO. Every reply carries
  * an enhanced status code (RFC 2034/3463) except the banner and EHLO.
+ * SPF (auth/spf.c) runs at MAIL FROM and Sender ID after DATA, both
+ * asynchronously in state S_AUTH: input is not read until the result is in
+ * (like S_DELIVERING). A PTR lookup with forward confirmation starts at
+ * connect; the Received header names the client only when it is confirmed.
  * Not here: AUTH (this is an MX), CHUNKING/BDAT, DSN.
  */
+#include "auth/pra.h"
+#include "auth/spf.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/limits.h"
@@ -18,6 +24,7 @@
 #include "deliver/maildir.h"
 #include "deliver/pool.h"
 #include "deliver/recipients.h"
+#include "net/fcrdns.h"
 #include "policy/verdict.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
@@ -40,7 +47,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum sstate { S_HELO, S_READY, S_MAIL, S_RCPT, S_DATA, S_DELIVERING, S_CLOSING };
+enum sstate { S_HELO, S_READY, S_MAIL, S_RCPT, S_DATA, S_AUTH, S_DELIVERING, S_CLOSING };
 
 struct rcpt {
 	char *addr;    /* as given, for logs and Received */
@@ -66,9 +73,18 @@ struct smtp_session {
 	struct arena ta; /* transaction lifetime */
 	char *helo;
 	char *tls_version, *tls_cipher;
+	struct fcrdns *fcrdns; /* running reverse lookup */
+	char *rdns;            /* forward-confirmed client name, or NULL */
+	struct spf_eval *spf;  /* running SPF or Sender ID evaluation (S_AUTH) */
+	bool await_fcrdns;     /* end of DATA waits (S_AUTH) for the reverse lookup */
 	/* transaction */
 	char *mail_from;
 	bool smtputf8;
+	enum spf_result spf_result; /* valid when spf_checked */
+	bool spf_checked, senderid_checked;
+	char *spf_domain, *spf_received, *spf_authres; /* transaction arena */
+	char *senderid_authres, *pra;
+	enum spf_result senderid_result;
 	struct rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
 	struct smtp_data_reader dr;
@@ -172,6 +188,9 @@ static void reset_transaction(struct smtp_session *s)
 	arena_reset(&s->ta);
 	s->mail_from = NULL;
 	s->smtputf8 = false;
+	s->spf_checked = s->senderid_checked = false;
+	s->spf_domain = s->spf_received = s->spf_authres = NULL;
+	s->senderid_authres = s->pra = NULL;
 	s->rcpts = NULL;
 	s->nrcpt = s->rcpt_cap = 0;
 	buf_free(&s->msg);
@@ -213,6 +232,96 @@ static bool need_helo(struct smtp_session *s)
 	return true;
 }
 
+/* ---- SPF at MAIL FROM, Sender ID after DATA -------------------------- */
+
+static void mail_spf_done(void *arg, struct spf_eval *e);
+static void data_senderid_done(void *arg, struct spf_eval *e);
+
+/*
+ * Starts SPF (sender_id false: MAIL FROM or HELO identity) or Sender ID (PRA of
+ * the message). Returns false when nothing was started (then go on at once).
+ */
+static bool spf_begin(struct smtp_session *s, bool sender_id)
+{
+	struct spf_request req = {
+		.ip = s->ip,
+		.helo = s->helo,
+		.sender = s->mail_from,
+		.receiver = s->cfg->hostname,
+		.identity = SPF_ID_MAILFROM,
+	};
+	if (sender_id) {
+		req.sender = s->pra;
+		req.identity = SPF_ID_PRA;
+		req.sender_id = true;
+	}
+	s->spf = spf_start(s->srv->dns, &req, sender_id ? data_senderid_done : mail_spf_done, s);
+	if (!s->spf)
+		return false;
+	s->st = S_AUTH;
+	bufferevent_disable(s->bev, EV_READ);
+	return true;
+}
+
+/* Back from S_AUTH: read commands again. */
+static void resume_input(struct smtp_session *s)
+{
+	set_timeout(s, s->cfg->smtp_command_timeout);
+	bufferevent_enable(s->bev, EV_READ);
+	process_input(s);
+}
+
+/* Keeps the result text of a finished evaluation in the transaction arena. */
+static char *spf_text(struct smtp_session *s, struct spf_eval *e, bool received)
+{
+	struct buf b = { 0 };
+	int rc = received ? spf_received_header(&b, e) : spf_auth_results(&b, e);
+	char *t = rc == 0 ? arena_strndup(&s->ta, b.p ? b.p : "", b.len) : NULL;
+	buf_free(&b);
+	return t;
+}
+
+static void mail_spf_done(void *arg, struct spf_eval *e)
+{
+	struct smtp_session *s = arg;
+	s->spf = NULL;
+	if (s->st != S_AUTH) { /* closing: the answer is of no use any more */
+		spf_free(e);
+		return;
+	}
+	enum spf_result r = spf_result(e);
+	s->spf_checked = true;
+	s->spf_result = r;
+	s->spf_domain = arena_strdup(&s->ta, spf_domain(e));
+	s->spf_received = spf_text(s, e, true);
+	s->spf_authres = spf_text(s, e, false);
+	log_msg(LOG_INFO, s->id, "event=spf result=%s identity=%s domain=%s mechanism=\"%s\" "
+		"problem=\"%s\" dns_terms=%u", spf_result_name(r), spf_identity_name(spf_identity(e)),
+		spf_domain(e), spf_mechanism(e), spf_problem(e), spf_dns_terms(e));
+	s->st = S_MAIL;
+	bool refused = true;
+	if (r == SPF_FAIL && s->cfg->spf_fail == SPF_ACTION_REJECT) {
+		const char *exp = spf_explanation(e);
+		REFUSE(s, 550, "5.7.23", R_SPF_FAIL,
+		       "SPF: %s does not designate %s as permitted sender for <%s>%s%s%s",
+		       spf_domain(e), s->ip, spf_sender(e), exp ? "\nThe domain explains: \"" : "",
+		       exp ? exp : "", exp ? "\"" : "");
+	} else if (r == SPF_TEMPERROR && s->cfg->spf_temperror == SPF_TEMP_TEMPFAIL) {
+		REFUSE(s, 451, "4.4.3", R_SPF_TEMPERROR,
+		       "SPF: temporary DNS failure checking %s, try again later", spf_domain(e));
+	} else if (r == SPF_PERMERROR && s->cfg->spf_permerror == SPF_ACTION_REJECT) {
+		REFUSE(s, 550, "5.7.24", R_SPF_PERMERROR, "SPF: the record of %s is broken: %s",
+		       spf_domain(e), spf_problem(e));
+	} else {
+		refused = false;
+		REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
+	}
+	spf_free(e);
+	if (refused)
+		reset_transaction(s);
+	resume_input(s);
+}
+
 static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 {
 	if (need_helo(s))
@@ -244,6 +353,8 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 	s->mail_from = arena_strndup(&s->ta, c->path.p, c->path.len);
 	s->smtputf8 = c->smtputf8;
 	s->st = S_MAIL;
+	if (s->cfg->spf_check && s->srv->dns && s->mail_from && spf_begin(s, false))
+		return; /* the reply comes from mail_spf_done() */
 	REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
 }
 
@@ -536,12 +647,86 @@ static void data_refused(struct smtp_session *s)
 	client_error(s);
 }
 
+static void data_verdict(struct smtp_session *s);
+
+static void data_senderid_done(void *arg, struct spf_eval *e)
+{
+	struct smtp_session *s = arg;
+	s->spf = NULL;
+	if (s->st != S_AUTH) {
+		spf_free(e);
+		return;
+	}
+	s->senderid_checked = true;
+	s->senderid_result = spf_result(e);
+	log_msg(LOG_INFO, s->id, "event=sender_id msgid=%s result=%s pra=%s", s->msgid,
+		spf_result_name(spf_result(e)), s->pra ? s->pra : "");
+	spf_free(e);
+	data_verdict(s);
+	if (s->st == S_READY)
+		resume_input(s); /* refused by the verdict: read the next command */
+}
+
 static void data_end(struct smtp_session *s)
 {
 	if (!smtp_data_ok(&s->dr)) {
 		data_refused(s);
 		return;
 	}
+	if (s->fcrdns) {
+		/* the Received header names the client: wait for the lookup (bounded by DNS timeouts) */
+		s->await_fcrdns = true;
+		s->st = S_AUTH;
+		bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
+	if (s->cfg->sender_id_check && s->srv->dns) {
+		struct pra pra;
+		if (pra_select(s->msg.p ? s->msg.p : "", s->msg.len, &pra) < 0) {
+			/* RFC 4407 2 step 6: no PRA; RFC 4406 makes that a permanent error */
+			s->senderid_checked = true;
+			s->senderid_result = SPF_PERMERROR;
+		} else {
+			s->pra = arena_strdup(&s->ta, pra.mailbox);
+			char *h = arena_strdup(&s->ta, pra.header);
+			for (char *p = h; p && *p; p++)
+				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			s->senderid_authres = h;
+			if (s->pra && h && spf_begin(s, true))
+				return; /* data_senderid_done() goes on */
+		}
+	}
+	data_verdict(s);
+}
+
+/* Appends Authentication-Results and Received-SPF for this transaction. */
+static int auth_headers(struct smtp_session *s, struct buf *h)
+{
+	if (!s->spf_checked && !s->senderid_checked)
+		return 0;
+	int rc = buf_printf(h, "Authentication-Results: %s", s->cfg->hostname);
+	if (rc == 0 && s->spf_checked && s->spf_authres)
+		rc = buf_printf(h, ";\r\n\t%s", s->spf_authres);
+	if (rc == 0 && s->senderid_checked) {
+		if (s->pra && s->senderid_authres) {
+			const char *at = strrchr(s->pra, '@');
+			rc = buf_printf(h, ";\r\n\tsender-id=%s header.%s=%s",
+					spf_result_name(s->senderid_result), s->senderid_authres,
+					at ? at + 1 : s->pra);
+		} else {
+			rc = buf_printf(h, ";\r\n\tsender-id=%s (no purported responsible address)",
+					spf_result_name(s->senderid_result));
+		}
+	}
+	if (rc == 0)
+		rc = buf_append_str(h, "\r\n");
+	if (rc == 0 && s->spf_checked && s->spf_received)
+		rc = buf_append_str(h, s->spf_received);
+	return rc;
+}
+
+static void data_verdict(struct smtp_session *s)
+{
 	const char **addrs = arena_alloc(&s->ta, s->nrcpt * sizeof(*addrs));
 	const char **mailboxes = arena_alloc(&s->ta, s->nrcpt * sizeof(*mailboxes));
 	bool *junk = arena_alloc(&s->ta, s->nrcpt * sizeof(*junk));
@@ -556,12 +741,16 @@ static void data_end(struct smtp_session *s)
 	}
 	struct verdict_facts facts = {
 		.client_ip = s->ip,
-		.client_rdns = NULL,
+		.client_rdns = s->rdns,
 		.helo = s->helo,
 		.mail_from = s->mail_from,
 		.rcpts = addrs,
 		.nrcpts = s->nrcpt,
 		.tls = s->tls,
+		.spf = s->spf_checked ? spf_result_name(s->spf_result) : NULL,
+		.spf_domain = s->spf_domain,
+		.sender_id = s->senderid_checked ? spf_result_name(s->senderid_result) : NULL,
+		.pra = s->pra,
 		.message = { s->msg.p ? s->msg.p : "", s->msg.len },
 	};
 	struct verdict v;
@@ -579,7 +768,7 @@ static void data_end(struct smtp_session *s)
 	}
 	struct received_info ri = {
 		.helo = s->helo,
-		.rdns = NULL,
+		.rdns = s->rdns,
 		.ip = s->ip,
 		.hostname = s->cfg->hostname,
 		.esmtp = s->esmtp,
@@ -595,6 +784,8 @@ static void data_end(struct smtp_session *s)
 			    s->msgid);
 	if (rc == 0 && v.headers.len)
 		rc = buf_append(&s->hdr, v.headers.p, v.headers.len);
+	if (rc == 0)
+		rc = auth_headers(s, &s->hdr);
 	if (rc == 0)
 		rc = received_header(&s->hdr, &ri);
 	for (size_t i = 0; i < s->nrcpt; i++)
@@ -642,7 +833,7 @@ static void process_input(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	char line[SMTP_COMMAND_LINE_MAX + 1];
-	while (s->st != S_CLOSING && s->st != S_DELIVERING && !s->dead) {
+	while (s->st != S_CLOSING && s->st != S_DELIVERING && s->st != S_AUTH && !s->dead) {
 		if (s->st == S_DATA) {
 			if (!feed_data(s, in))
 				return;
@@ -769,6 +960,8 @@ static void session_free(struct smtp_session *s)
 	s->srv->nsessions--;
 	if (s->life_timer)
 		event_free(s->life_timer);
+	spf_free(s->spf);
+	fcrdns_free(s->fcrdns);
 	if (s->bev) {
 		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd) the SSL is ours to free too. */
 		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
@@ -825,6 +1018,24 @@ static void ip_string(const struct sockaddr *sa, char *out, size_t outlen)
 			  (socklen_t)outlen);
 	} else {
 		snprintf(out, outlen, "unknown");
+	}
+}
+
+static void on_fcrdns(void *arg, const char *name)
+{
+	struct smtp_session *s = arg;
+	if (name)
+		s->rdns = arena_strdup(&s->sa, name);
+	fcrdns_free(s->fcrdns);
+	s->fcrdns = NULL;
+	log_msg(LOG_DEBUG, s->id, "event=fcrdns ip=%s name=%s", s->ip, name ? name : "unknown");
+	if (s->await_fcrdns) {
+		s->await_fcrdns = false;
+		if (s->st != S_AUTH)
+			return;
+		data_end(s);
+		if (s->st == S_READY)
+			resume_input(s);
 	}
 }
 
@@ -885,6 +1096,8 @@ void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr 
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_msg(LOG_INFO, s->id, "event=connect ip=%s", s->ip);
 	REPLY(s, 220, NULL, "%s ESMTP mxscreen", cfg->hostname);
+	if (srv->dns)
+		s->fcrdns = fcrdns_start(srv->dns, s->ip, on_fcrdns, s);
 }
 
 void smtp_server_close_sessions(struct smtp_server *srv)

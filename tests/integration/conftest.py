@@ -16,6 +16,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+_empty_dns = None
+
+
+def empty_dns_address():
+    """A loopback DNS server that knows no name (NXDOMAIN for all): the default
+    resolver of every test server, so SPF, Sender ID and reverse DNS never touch
+    live DNS. Tests that need zone data pass their own dns_servers."""
+    global _empty_dns
+    if _empty_dns is None:
+        from dnsserver import DNSServer
+        _empty_dns = DNSServer({}).start()
+    return _empty_dns.address
+
 
 def mxscreen_bin():
     path = os.environ.get("MXSCREEN") or str(ROOT / "build-check" / "mxscreen")
@@ -59,6 +72,7 @@ class Server:
             "hostname": "mx.test",
             "local_domains": "example.com, example.org",
             "portal_url": "http://127.0.0.1:8025",
+            "dns_servers": empty_dns_address(),
         }
         self.settings.update({k: str(v) for k, v in overrides.items()})
         first = self.settings["smtp_listen"].split(",")[0].strip()

@@ -12,14 +12,22 @@ case-insensitive; a name with no records of the asked type gets NOERROR/NODATA,
 an unknown name NXDOMAIN; a name in timeout_names is never answered (the client
 times out); a name in servfail_names gets SERVFAIL. `queries` records (name, type).
 Serves UDP and TCP on the same port.
+
+For record mixes that zone syntax cannot express (the SPF test suites): add_rr()
+takes a ready dnslib RR, add_txt() takes TXT character-strings as str or bytes
+(an empty list is a TXT record with no strings; strings over 255 octets are
+split), and drop_fn(name, qtype) -> bool decides per question whether to stay
+silent. CNAME chains are followed (as a recursive resolver does), loops stop.
 """
 import threading
 
-from dnslib import QTYPE, RCODE, RR, DNSRecord
+from dnslib import QTYPE, RCODE, RR, TXT, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer as _DNSServer
 
 
 def _norm(name):
+    if isinstance(name, DNSLabel):  # raw labels: str() would escape spaces as \032
+        return ".".join(lbl.decode("latin-1") for lbl in name.label).lower()
     return str(name).rstrip(".").lower()
 
 
@@ -32,19 +40,30 @@ class _Resolver(BaseResolver):
         name, qtype = _norm(q.qname), QTYPE[q.qtype]
         self.owner.queries.append((name, qtype))
         reply = request.reply()
-        if name in self.owner.timeout_names:
-            return None  # dnslib sends nothing when the resolver returns None
-        if name in self.owner.servfail_names:
-            reply.header.rcode = RCODE.SERVFAIL
-            return reply
-        recs = self.owner.zone.get(name)
-        if recs is None:
-            reply.header.rcode = RCODE.NXDOMAIN
-            return reply
-        for rtype, rr in recs:
-            if rtype == qtype or (rtype == "CNAME" and qtype != "CNAME"):
-                reply.add_answer(rr)
-        return reply
+        seen = set()
+        while True:
+            if name in self.owner.timeout_names:
+                return None  # dnslib sends nothing when the resolver returns None
+            if self.owner.drop_fn is not None and self.owner.drop_fn(name, qtype):
+                return None
+            if name in self.owner.servfail_names:
+                reply.header.rcode = RCODE.SERVFAIL
+                return reply
+            recs = self.owner.zone.get(name)
+            if recs is None:
+                reply.header.rcode = RCODE.NXDOMAIN
+                return reply
+            cname = None
+            for rtype, rr in recs:
+                if rtype == qtype:
+                    reply.add_answer(rr)
+                elif rtype == "CNAME" and qtype != "CNAME":
+                    reply.add_answer(rr)
+                    cname = _norm(rr.rdata.label)
+            seen.add(name)
+            if cname is None or cname in seen or len(seen) > 8:
+                return reply
+            name = cname
 
 
 class _QuietLogger(DNSLogger):
@@ -53,8 +72,10 @@ class _QuietLogger(DNSLogger):
 
 
 class DNSServer:
-    def __init__(self, zone=None, timeout_names=(), servfail_names=(), host="127.0.0.1"):
+    def __init__(self, zone=None, timeout_names=(), servfail_names=(), host="127.0.0.1",
+                 drop_fn=None):
         self.zone = {}
+        self.drop_fn = drop_fn
         self.timeout_names = {_norm(n) for n in timeout_names}
         self.servfail_names = {_norm(n) for n in servfail_names}
         self.queries = []
@@ -75,13 +96,32 @@ class DNSServer:
             rr = RR.fromZone(f"{name}. {ttl} IN {rtype} {rdata}")[0]
         self.zone.setdefault(name, []).append((rtype, rr))
 
+    def add_rr(self, name, rtype, rr):
+        self.zone.setdefault(_norm(name), []).append((rtype.upper(), rr))
+
+    def add_txt(self, name, strings, ttl=300):
+        parts = []
+        for p in strings:
+            b = p if isinstance(p, bytes) else p.encode("utf-8")
+            parts += [b[i:i + 255] for i in range(0, len(b), 255)] or [b""]
+        name = _norm(name)
+        self.add_rr(name, "TXT", RR(name + ".", QTYPE.TXT, ttl=ttl, rdata=TXT(parts)))
+
     def start(self):
         resolver = _Resolver(self)
-        # Port 0 for UDP picks a free port; TCP then binds the same number.
-        self.udp = _DNSServer(resolver, address=self.host, port=0, logger=_QuietLogger())
-        self.port = self.udp.server.server_address[1]
-        self.tcp = _DNSServer(resolver, address=self.host, port=self.port, tcp=True,
-                              logger=_QuietLogger())
+        # Port 0 for UDP picks a free port; TCP then binds the same number, which
+        # another process may hold already: then try another port.
+        for attempt in range(50):
+            self.udp = _DNSServer(resolver, address=self.host, port=0, logger=_QuietLogger())
+            self.port = self.udp.server.server_address[1]
+            try:
+                self.tcp = _DNSServer(resolver, address=self.host, port=self.port, tcp=True,
+                                      logger=_QuietLogger())
+                break
+            except OSError:
+                self.udp.server.server_close()
+                if attempt == 49:
+                    raise
         for srv in (self.udp, self.tcp):
             # A dropped query (resolver returned None) ends in an exception in
             # the handler thread: that is the point, so keep it quiet.
