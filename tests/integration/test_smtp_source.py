@@ -86,4 +86,6 @@ def test_kill9_during_load_loses_nothing_acknowledged(mx, tmp_path):
     missing = [i for i in acked if i not in by_id]
     assert missing == [], f"{len(missing)} acknowledged messages missing"
     assert [p for p in (srv.mailbox("bob@example.com") / "tmp").iterdir()] == []
-    assert "event=tmp_cleaned" in srv.log_text() or len(stored) == len(acked)
+    # Stored but not acknowledged is possible only for messages in flight at the kill
+    # (at most one per connection): the sender retries them, a duplicate at worst.
+    assert len(acked) <= len(stored) <= len(acked) + 20
