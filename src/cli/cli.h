@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct config;
 
@@ -37,5 +38,10 @@ struct event_base;
 /* A resolver for a CLI command: --dns HOST:PORT, else $MXSCREEN_DNS, else dns_servers. */
 struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event_base *base,
 		    char *err, size_t errlen);
+int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
+
+struct buf;
+/* Reads a message from in, turning bare LF line ends into CRLF. 0 or -1. */
+int cli_read_message(FILE *in, struct buf *out);
 
 #endif

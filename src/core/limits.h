@@ -59,4 +59,29 @@
 /* One log line. */
 #define LOG_LINE_MAX 2048
 
+/* Message authentication (DKIM RFC 6376, ARC RFC 8617, DMARC RFC 7489): our bounds
+ * on work per message. None is set by an RFC; each keeps a hostile message cheap. */
+/* Header fields parsed per message; beyond, authentication gives up (permerror). */
+#define AUTH_HEADER_FIELDS_MAX 1000
+/* Octets of header (all fields) looked at. */
+#define AUTH_HEADER_SIZE_MAX (1024 * 1024)
+/* DKIM-Signature fields verified per message; the rest are ignored and counted. */
+#define DKIM_SIGNATURES_MAX 8
+/* Entries in one h= list (over-signing counts). */
+#define DKIM_SIGNED_HEADERS_MAX 64
+/* Tags in one tag-list (RFC 6376 3.2): signature, key record, ARC, DMARC record. */
+#define TAGLIST_TAGS_MAX 32
+/* Selector length (a DNS name, RFC 6376 3.1) and the key name s._domainkey.d. */
+#define DKIM_SELECTOR_MAX 255
+/* RFC 8301 3.2: verifiers MUST NOT accept RSA keys shorter than 1024 bits. */
+#define DKIM_RSA_BITS_MIN 1024
+/* Largest RSA key verified: bounds the cost of one verification. */
+#define DKIM_RSA_BITS_MAX 8192
+/* RFC 8617 4.2.1: ARC instance numbers run from 1 to 50. */
+#define ARC_INSTANCES_MAX 50
+/* Distinct author (From) domains evaluated by DMARC per message. */
+#define DMARC_FROM_DOMAINS_MAX 4
+/* TXT record octets considered for a key or policy record. */
+#define AUTH_TXT_MAX 8192
+
 #endif
