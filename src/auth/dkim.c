@@ -205,6 +205,8 @@ static const char *parse_tags(struct dkim_sig *s, const struct taglist *tl, time
 	if (alg < 0)
 		return "unknown algorithm (a=)";
 	s->alg = (enum dkim_alg)alg;
+	if (s->alg == DKIM_RSA_SHA1)
+		return "rsa-sha1 not accepted (RFC 8301 3.1)";
 	const char *why;
 	if ((why = parse_b(s, taglist_get(tl, "b")->value)))
 		return why;
@@ -247,8 +249,6 @@ static const char *parse_tags(struct dkim_sig *s, const struct taglist *tl, time
 		if (s->has_t && s->x < s->t)
 			return "x= earlier than t=";
 	}
-	if (s->alg == DKIM_RSA_SHA1)
-		return "rsa-sha1 not accepted (RFC 8301 3.1)";
 	(void)now;
 	return NULL;
 }
