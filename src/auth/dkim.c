@@ -94,7 +94,9 @@ static int parse_alg(struct slice v)
 
 static const char *parse_canon(struct dkim_sig *s, const struct tag *c)
 {
-	s->hc = s->bc = CANON_SIMPLE;
+	/* DKIM defaults to simple/simple (RFC 6376 3.5); ARC signers always say, and
+	 * dkimpy takes relaxed/relaxed for an AMS without c=, as do we. */
+	s->hc = s->bc = s->kind == DKIM_KIND_AMS ? CANON_RELAXED : CANON_SIMPLE;
 	if (!c)
 		return NULL;
 	struct slice v = c->value;

@@ -39,6 +39,7 @@ struct event_base;
 struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event_base *base,
 		    char *err, size_t errlen);
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 /* Reads a message from in, turning bare LF line ends into CRLF. 0 or -1. */

@@ -45,6 +45,7 @@ static int cmd_reasons(struct cli_ctx *ctx, int argc, char **argv)
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve [-c FILE] [-o name=value]...   run the MX" },
 	{ "config", cmd_config, "config check|dump|doc [-c FILE] [-o name=value]..." },
+	{ "auth", cmd_auth, "auth [--mail-from A --spf R] [--txt NAME=REC]... < MSG   Authentication-Results" },
 	{ "dkim", cmd_dkim, "dkim sign --domain D --selector S --key FILE < MSG | dkim record --key FILE" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
