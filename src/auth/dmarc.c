@@ -312,7 +312,7 @@ void dmarc_init(struct dmarc_eval *e, const struct headers *h)
 		strcpy(d->from, doms[i]);
 		if (dmarc_org_domain(d->from, d->org, sizeof(d->org)) < 0)
 			strcpy(d->org, d->from);
-		snprintf(d->qname, sizeof(d->qname), "_dmarc.%s", d->from);
+		snprintf(d->qname, sizeof(d->qname), "_dmarc.%s", doms[i]);
 		d->reason = "";
 	}
 	e->n = n;
@@ -368,8 +368,10 @@ static void answer_one(struct dmarc_domain *d, const struct txt_answer *a)
 		return;
 	}
 	if (d->state == 0 && strcmp(d->org, d->from) != 0) {
+		char org[sizeof(d->org)];
+		memcpy(org, d->org, sizeof(org));
 		d->state = 1;
-		snprintf(d->qname, sizeof(d->qname), "_dmarc.%s", d->org);
+		snprintf(d->qname, sizeof(d->qname), "_dmarc.%s", org);
 		return;
 	}
 	d->state = 2;
