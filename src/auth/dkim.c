@@ -473,7 +473,16 @@ struct body_hasher {
 	uint64_t limit; /* UINT64_MAX: none */
 	uint64_t total;
 	bool failed;
+	size_t fill; /* relaxed output comes in word-sized pieces: batch them */
+	char batch[8192];
 };
+
+static void body_flush(struct body_hasher *bh)
+{
+	if (bh->fill && EVP_DigestUpdate(bh->md, bh->batch, bh->fill) != 1)
+		bh->failed = true;
+	bh->fill = 0;
+}
 
 static void body_sink(void *arg, const char *p, size_t n)
 {
@@ -482,8 +491,16 @@ static void body_sink(void *arg, const char *p, size_t n)
 	if (bh->total < bh->limit) {
 		if (bh->limit - bh->total < take)
 			take = bh->limit - bh->total;
-		if (EVP_DigestUpdate(bh->md, p, (size_t)take) != 1)
-			bh->failed = true;
+		if (take > sizeof(bh->batch) - bh->fill) {
+			body_flush(bh);
+			if (take >= sizeof(bh->batch)) {
+				if (EVP_DigestUpdate(bh->md, p, (size_t)take) != 1)
+					bh->failed = true;
+				take = 0;
+			}
+		}
+		memcpy(bh->batch + bh->fill, p, (size_t)take);
+		bh->fill += (size_t)take;
 	}
 	bh->total += n;
 }
@@ -492,15 +509,21 @@ static void body_sink(void *arg, const char *p, size_t n)
 static int body_digest(enum dkim_alg alg, enum canon bc, struct slice body, uint64_t limit,
 		       unsigned char *out, unsigned *outlen, uint64_t *total)
 {
-	struct body_hasher bh = { EVP_MD_CTX_new(), limit, 0, false };
-	if (!bh.md || EVP_DigestInit_ex(bh.md, alg_md(alg), NULL) != 1) {
-		EVP_MD_CTX_free(bh.md);
+	struct body_hasher *bh = malloc(sizeof(*bh));
+	if (!bh)
+		return -1;
+	*bh = (struct body_hasher){ EVP_MD_CTX_new(), limit, 0, false, 0, { 0 } };
+	if (!bh->md || EVP_DigestInit_ex(bh->md, alg_md(alg), NULL) != 1) {
+		EVP_MD_CTX_free(bh->md);
+		free(bh);
 		return -1;
 	}
-	canon_body(bc, body, body_sink, &bh);
-	int rc = bh.failed || EVP_DigestFinal_ex(bh.md, out, outlen) != 1 ? -1 : 0;
-	EVP_MD_CTX_free(bh.md);
-	*total = bh.total;
+	canon_body(bc, body, body_sink, bh);
+	body_flush(bh);
+	int rc = bh->failed || EVP_DigestFinal_ex(bh->md, out, outlen) != 1 ? -1 : 0;
+	EVP_MD_CTX_free(bh->md);
+	*total = bh->total;
+	free(bh);
 	return rc;
 }
 

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/buf.h"
+
 struct config;
 
 enum { EXIT_OK = 0, EXIT_NEGATIVE = 1, EXIT_USAGE = 2, EXIT_TEMPFAIL = 3, EXIT_BUG = 70 };
@@ -42,6 +44,20 @@ int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
+struct slice;
+struct txt_answer;
+
+/* TXT answers given on the command line (--txt NAME=RECORD); others are NXDOMAIN. */
+#define CLI_STATIC_TXT_MAX 64
+struct cli_static_txt {
+	const char *name[CLI_STATIC_TXT_MAX];
+	struct slice rec[CLI_STATIC_TXT_MAX];
+	size_t n;
+};
+int cli_static_txt_add(struct cli_static_txt *st, char *name_eq_record);
+/* recs must have room for CLI_STATIC_TXT_MAX; ans points into it. */
+void cli_static_txt_answer(const struct cli_static_txt *st, const char *name,
+			   struct slice *recs, struct txt_answer *ans);
 /* Reads a message from in, turning bare LF line ends into CRLF. 0 or -1. */
 int cli_read_message(FILE *in, struct buf *out);
 

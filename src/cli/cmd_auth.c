@@ -20,22 +20,32 @@
 #include <strings.h>
 #include <time.h>
 
-#define AUTH_STATIC_MAX 64
-
-struct static_txt {
-	const char *name[AUTH_STATIC_MAX];
-	struct slice rec[AUTH_STATIC_MAX];
-	size_t n;
-};
-
-static void static_answer(const struct static_txt *st, struct auth_check *a, const char *name)
+int cli_static_txt_add(struct cli_static_txt *st, char *name_eq_record)
 {
-	struct slice recs[AUTH_STATIC_MAX];
+	char *eq = strchr(name_eq_record, '=');
+	if (!eq || st->n == CLI_STATIC_TXT_MAX)
+		return -1;
+	*eq = '\0';
+	st->name[st->n] = name_eq_record;
+	st->rec[st->n++] = slice_cstr(eq + 1);
+	return 0;
+}
+
+void cli_static_txt_answer(const struct cli_static_txt *st, const char *name,
+			   struct slice *recs, struct txt_answer *ans)
+{
 	size_t n = 0;
 	for (size_t i = 0; i < st->n; i++)
 		if (!strcasecmp(st->name[i], name))
 			recs[n++] = st->rec[i];
-	struct txt_answer ans = { n ? TXT_OK : TXT_NXDOMAIN, recs, n };
+	*ans = (struct txt_answer){ n ? TXT_OK : TXT_NXDOMAIN, recs, n };
+}
+
+static void static_answer(const struct cli_static_txt *st, struct auth_check *a, const char *name)
+{
+	struct slice recs[CLI_STATIC_TXT_MAX];
+	struct txt_answer ans;
+	cli_static_txt_answer(st, name, recs, &ans);
 	auth_check_answer(a, name, &ans);
 }
 
@@ -60,7 +70,7 @@ int cmd_auth(struct cli_ctx *ctx, int argc, char **argv)
 		{ "dmarc-roll", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct static_txt st = { 0 };
+	struct cli_static_txt st = { 0 };
 	const char *helo = NULL, *mail_from = NULL;
 	struct auth_params p = { .now = time(NULL) };
 	unsigned char rnd = 0;
@@ -80,15 +90,10 @@ int cmd_auth(struct cli_ctx *ctx, int argc, char **argv)
 			fprintf(stderr, "mxscreen auth: --dns needs the resolver (net/dns), not "
 					"in this build; use --txt\n");
 			return EXIT_USAGE;
-		case 'T': {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || st.n == AUTH_STATIC_MAX)
+		case 'T':
+			if (cli_static_txt_add(&st, optarg) < 0)
 				return auth_usage();
-			*(char *)eq = '\0';
-			st.name[st.n] = optarg;
-			st.rec[st.n++] = slice_cstr(eq + 1);
 			break;
-		}
 		default:
 			if (!cli_common_option(ctx, opt, optarg))
 				return auth_usage();

@@ -46,7 +46,7 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve [-c FILE] [-o name=value]...   run the MX" },
 	{ "config", cmd_config, "config check|dump|doc [-c FILE] [-o name=value]..." },
 	{ "auth", cmd_auth, "auth [--mail-from A --spf R] [--txt NAME=REC]... < MSG   Authentication-Results" },
-	{ "dkim", cmd_dkim, "dkim sign --domain D --selector S --key FILE < MSG | dkim record --key FILE" },
+	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
