@@ -204,6 +204,16 @@ int auth_check_results(const struct auth_check *a, struct buf *out)
 	return buf_append_str(out, "\r\n");
 }
 
+bool auth_check_temperror(const struct auth_check *a)
+{
+	if (!a->header_ok)
+		return false;
+	for (size_t i = 0; i < a->dkim.nsig; i++)
+		if (a->dkim.sig[i].result == DKIM_TEMPERROR)
+			return true;
+	return a->dmarc.result == DMARC_TEMPERROR;
+}
+
 void auth_check_free(struct auth_check *a)
 {
 	if (!a)

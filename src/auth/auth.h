@@ -56,6 +56,8 @@ void auth_check_finish(struct auth_check *a);
 /* Appends "Authentication-Results: ...\r\n", folded one result per line. */
 int auth_check_results(const struct auth_check *a, struct buf *out);
 void auth_check_free(struct auth_check *a);
+/* True when some result is temperror (a DNS lookup failed temporarily). */
+bool auth_check_temperror(const struct auth_check *a);
 
 /* The DKIM pass domains (d=) for DMARC, into out (up to max). */
 size_t auth_dkim_pass_domains(const struct auth_check *a, const char **out, size_t max);

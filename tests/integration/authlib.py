@@ -72,10 +72,16 @@ def zone_args(zone):
     return args
 
 
-def auth(message, zone, *extra):
-    """Runs `mxscreen auth` and returns the parsed Authentication-Results."""
-    out = mx("auth", *zone_args(zone), *extra, stdin=message).stdout.decode()
-    return parse_ar(out)
+def auth(message, zone, *extra, static=False, rc=0, **dns_kw):
+    """Runs `mxscreen auth` with zone published on a loopback DNS server (or, with
+    static=True, given as --txt records) and returns the parsed Authentication-Results."""
+    if static:
+        p = mx("auth", *zone_args(zone), *extra, stdin=message, check=False)
+    else:
+        d = publish(zone, **dns_kw)
+        p = mx("auth", "--dns", d.address, *extra, stdin=message, check=False)
+    assert p.returncode == rc, (p.returncode, p.stderr.decode())
+    return parse_ar(p.stdout.decode())
 
 
 def parse_ar(text):
@@ -107,6 +113,25 @@ def dns_zone(zone):
     """{name: record or [records]} -> the zone of dnsserver.DNSServer."""
     return {n: [("TXT", chunks(r)) for r in (v if isinstance(v, list) else [v])]
             for n, v in zone.items()}
+
+
+_server = None
+
+
+def publish(zone, timeout_names=(), servfail_names=()):
+    """Replaces the zone of the one loopback DNS server of this test process
+    (started on first use: starting and stopping one per lookup costs a second)."""
+    global _server
+    from dnsserver import DNSServer, _norm
+    if _server is None:
+        _server = DNSServer().start()
+    _server.zone = {}
+    for name, records in dns_zone(zone).items():
+        for rec in records:
+            _server.add(name, *rec)
+    _server.timeout_names = {_norm(n) for n in timeout_names}
+    _server.servfail_names = {_norm(n) for n in servfail_names}
+    return _server
 
 
 def use_dns(address):

@@ -161,3 +161,37 @@ def test_dkim_sign_usage_errors(keys, tmp_path):
     p = mx("dkim", "sign", "--domain", "example.com", "--selector", "s", "--key",
            str(k["rsa"]), stdin=b"Subject: no from\r\n\r\nx\r\n", check=False)
     assert p.returncode == 2 and b"From" in p.stderr
+
+
+def test_dns_temporary_failures(keys):
+    k, zone = keys
+    msg = dkimpy_sign(MESSAGE, "rsa", "example.com", k["rsa"])
+    ar = auth(msg, zone, rc=3, servfail_names=["rsa._domainkey.example.com"])
+    assert ar["dkim"][0]["result"] == "temperror"
+    assert ar["dmarc"]["result"] == "fail"  # no DKIM pass, no SPF: fail, not temperror
+    ar = auth(msg, zone, rc=3, servfail_names=["_dmarc.example.com"])
+    assert ar["dkim"][0]["result"] == "pass"
+    assert ar["dmarc"]["result"] == "temperror"
+    ar = auth(msg, zone, "-o", "dns_timeout_ms=200", "-o", "dns_tries=1", rc=3,
+              timeout_names=["rsa._domainkey.example.com"])
+    assert ar["dkim"][0]["result"] == "temperror"
+
+
+def test_static_records_mode(keys):
+    # --txt checks a record before it is published: no DNS at all.
+    k, zone = keys
+    msg = dkimpy_sign(MESSAGE, "ed", "example.com", k["ed"], algorithm=b"ed25519-sha256")
+    ar = auth(msg, zone, static=True)
+    assert ar["dkim"][0]["result"] == "pass" and ar["dmarc"]["result"] == "pass"
+
+
+def test_spf_evaluated_with_ip(keys):
+    k, zone = keys
+    zone = dict(zone, **{"example.com": "v=spf1 ip4:192.0.2.0/24 -all"})
+    ar = auth(MESSAGE, zone, "--ip", "192.0.2.7", "--helo", "mail.example.com",
+              "--mail-from", "bounce@example.com")
+    assert ar["spf"] == {"result": "pass", "reason": "", "smtp.mailfrom": "example.com"}
+    assert ar["dkim"] == [{"result": "none", "reason": ""}]
+    assert ar["dmarc"]["result"] == "pass"
+    ar = auth(MESSAGE, zone, "--ip", "198.51.100.1", "--mail-from", "bounce@example.com")
+    assert ar["spf"]["result"] == "fail" and ar["dmarc"]["result"] == "fail"
