@@ -158,6 +158,8 @@ int auth_check_results(const struct auth_check *a, struct buf *out)
 		     add_value(out, a->p.spf_domain) < 0))
 			return -1;
 	}
+	if (a->p.senderid_resinfo && buf_printf(out, ";\r\n\t%s", a->p.senderid_resinfo) < 0)
+		return -1;
 	if (!a->header_ok)
 		return buf_append_str(out, ";\r\n\tdkim=permerror (header too large);\r\n"
 					   "\tdmarc=permerror (header too large)\r\n");

@@ -31,6 +31,7 @@ struct auth_params {
 	const char *spf_result;
 	const char *spf_domain;  /* the domain checked: MAIL FROM domain or HELO */
 	bool spf_helo;           /* the HELO identity was checked (null sender) */
+	const char *senderid_resinfo; /* "sender-id=... header.from=..." or NULL */
 	unsigned dmarc_roll;     /* 0..99 for pct sampling */
 };
 

@@ -97,6 +97,9 @@ static const struct config_setting settings[] = {
 	{ "sender_id_check", CFG_BOOL, offsetof(struct config, sender_id_check), "yes", NULL, 0,
 	  0, "Evaluate Sender ID (RFC 4406, PRA of RFC 4407) at the end of DATA; the result is "
 	     "a fact for the verdict and an Authentication-Results entry, never a reject" },
+	{ "dkim_check", CFG_BOOL, offsetof(struct config, dkim_check), "yes", NULL, 0, 0,
+	  "Verify DKIM (RFC 6376), ARC (RFC 8617) and DMARC (RFC 7489) at the end of DATA; the "
+	  "results are facts for the verdict and entries of Authentication-Results" },
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -61,6 +61,8 @@ struct config {
 	int spf_permerror; /* enum spf_action */
 	int spf_temperror; /* enum spf_temp_action */
 	bool sender_id_check;
+	/* DKIM, ARC, DMARC (auth/auth.c) */
+	bool dkim_check;
 };
 
 struct config_setting {

@@ -34,6 +34,14 @@ struct verdict_facts {
 	const char *sender_id;   /* Sender ID (PRA) result after DATA; NULL: not checked */
 	const char *pra;         /* the PRA mailbox; NULL when none */
 	struct slice message;    /* the message as received (unstuffed, CRLF) */
+	/* DKIM, ARC, DMARC (auth/auth.c) after DATA; all NULL when not checked */
+	const char *dkim;        /* best DKIM result over the signatures ("none" without any) */
+	const char *dkim_domain; /* d= of a passing signature, or NULL */
+	const char *arc;         /* ARC chain: "none", "pass", "fail" */
+	const char *arc_sealer;  /* d= of the newest ARC-Seal, or NULL */
+	const char *dmarc;       /* "none", "pass", "fail", "temperror", "permerror" */
+	const char *dmarc_from;  /* the author domain DMARC decided on, or NULL */
+	const char *dmarc_disposition; /* fail: "none", "quarantine", "reject" after pct */
 };
 
 struct verdict {

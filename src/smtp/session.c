@@ -15,6 +15,8 @@
  * connect; the Received header names the client only when it is confirmed.
  * Not here: AUTH (this is an MX), CHUNKING/BDAT, DSN.
  */
+#include "auth/auth.h"
+#include "auth/auth_dns.h"
 #include "auth/pra.h"
 #include "auth/spf.h"
 #include "core/arena.h"
@@ -77,6 +79,8 @@ struct smtp_session {
 	char *rdns;            /* forward-confirmed client name, or NULL */
 	struct spf_eval *spf;  /* running SPF or Sender ID evaluation (S_AUTH) */
 	bool await_fcrdns;     /* end of DATA waits (S_AUTH) for the reverse lookup */
+	struct auth_check *auth;  /* DKIM, ARC, DMARC of the message (transaction) */
+	struct auth_dns *auth_run; /* its lookups (S_AUTH while running) */
 	/* transaction */
 	char *mail_from;
 	bool smtputf8;
@@ -191,6 +195,10 @@ static void reset_transaction(struct smtp_session *s)
 	s->spf_checked = s->senderid_checked = false;
 	s->spf_domain = s->spf_received = s->spf_authres = NULL;
 	s->senderid_authres = s->pra = NULL;
+	auth_dns_free(s->auth_run);
+	auth_check_free(s->auth);
+	s->auth_run = NULL;
+	s->auth = NULL;
 	s->rcpts = NULL;
 	s->nrcpt = s->rcpt_cap = 0;
 	buf_free(&s->msg);
@@ -648,6 +656,51 @@ static void data_refused(struct smtp_session *s)
 }
 
 static void data_verdict(struct smtp_session *s);
+static void data_auth(struct smtp_session *s);
+static char *senderid_resinfo(struct smtp_session *s);
+
+static void data_auth_done(void *arg, struct auth_check *a)
+{
+	struct smtp_session *s = arg;
+	if (s->st != S_AUTH)
+		return; /* closing: the results are of no use any more */
+	const struct dmarc_eval *d = &a->dmarc;
+	log_msg(LOG_INFO, s->id, "event=auth msgid=%s dkim_signatures=%zu arc=%s dmarc=%s from=%s "
+		"reason=\"%s\"", s->msgid, a->dkim.nsig, arc_cv_name(a->arc.result),
+		dmarc_result_name(d->result), d->n ? d->dom[d->worst].from : "",
+		d->reason ? d->reason : "");
+	data_verdict(s);
+	if (s->st == S_READY)
+		resume_input(s); /* refused by the verdict: read the next command */
+}
+
+/* DKIM, ARC and DMARC, when enabled: their lookups run in S_AUTH, then the verdict. */
+static void data_auth(struct smtp_session *s)
+{
+	if (s->cfg->dkim_check && s->srv->dns) {
+		struct auth_params p = {
+			.authserv_id = s->cfg->hostname,
+			.now = time(NULL),
+			.spf_result = s->spf_checked ? spf_result_name(s->spf_result) : NULL,
+			.spf_domain = s->spf_domain,
+			.spf_helo = s->spf_checked && !(s->mail_from && *s->mail_from),
+			.senderid_resinfo = senderid_resinfo(s),
+			.dmarc_roll = (unsigned)(random() % 100),
+		};
+		s->auth = auth_check_new((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len }, &p);
+		if (s->auth)
+			s->auth_run = auth_dns_start(s->srv->base, s->srv->dns, s->auth,
+						     data_auth_done, s);
+		if (s->auth_run) {
+			s->st = S_AUTH;
+			bufferevent_disable(s->bev, EV_READ);
+			return; /* data_auth_done() goes on */
+		}
+		auth_check_free(s->auth); /* out of memory: no results, not no mail */
+		s->auth = NULL;
+	}
+	data_verdict(s);
+}
 
 static void data_senderid_done(void *arg, struct spf_eval *e)
 {
@@ -662,7 +715,7 @@ static void data_senderid_done(void *arg, struct spf_eval *e)
 	log_msg(LOG_INFO, s->id, "event=sender_id msgid=%s result=%s pra=%s", s->msgid,
 		spf_result_name(spf_result(e)), s->pra ? s->pra : "");
 	spf_free(e);
-	data_verdict(s);
+	data_auth(s);
 	if (s->st == S_READY)
 		resume_input(s); /* refused by the verdict: read the next command */
 }
@@ -696,33 +749,73 @@ static void data_end(struct smtp_session *s)
 				return; /* data_senderid_done() goes on */
 		}
 	}
-	data_verdict(s);
+	data_auth(s);
+}
+
+/* The sender-id entry of Authentication-Results, in the transaction arena; NULL if unchecked. */
+static char *senderid_resinfo(struct smtp_session *s)
+{
+	if (!s->senderid_checked)
+		return NULL;
+	if (s->pra && s->senderid_authres) {
+		const char *at = strrchr(s->pra, '@');
+		return arena_printf(&s->ta, "sender-id=%s header.%s=%s",
+				    spf_result_name(s->senderid_result), s->senderid_authres,
+				    at ? at + 1 : s->pra);
+	}
+	return arena_printf(&s->ta, "sender-id=%s (no purported responsible address)",
+			    spf_result_name(s->senderid_result));
 }
 
 /* Appends Authentication-Results and Received-SPF for this transaction. */
 static int auth_headers(struct smtp_session *s, struct buf *h)
 {
-	if (!s->spf_checked && !s->senderid_checked)
-		return 0;
-	int rc = buf_printf(h, "Authentication-Results: %s", s->cfg->hostname);
-	if (rc == 0 && s->spf_checked && s->spf_authres)
-		rc = buf_printf(h, ";\r\n\t%s", s->spf_authres);
-	if (rc == 0 && s->senderid_checked) {
-		if (s->pra && s->senderid_authres) {
-			const char *at = strrchr(s->pra, '@');
-			rc = buf_printf(h, ";\r\n\tsender-id=%s header.%s=%s",
-					spf_result_name(s->senderid_result), s->senderid_authres,
-					at ? at + 1 : s->pra);
-		} else {
-			rc = buf_printf(h, ";\r\n\tsender-id=%s (no purported responsible address)",
-					spf_result_name(s->senderid_result));
-		}
+	int rc = 0;
+	if (s->auth) {
+		rc = auth_check_results(s->auth, h); /* spf and sender-id included */
+	} else if (s->spf_checked || s->senderid_checked) {
+		rc = buf_printf(h, "Authentication-Results: %s", s->cfg->hostname);
+		if (rc == 0 && s->spf_checked && s->spf_authres)
+			rc = buf_printf(h, ";\r\n\t%s", s->spf_authres);
+		char *sid = senderid_resinfo(s);
+		if (rc == 0 && sid)
+			rc = buf_printf(h, ";\r\n\t%s", sid);
+		if (rc == 0)
+			rc = buf_append_str(h, "\r\n");
 	}
-	if (rc == 0)
-		rc = buf_append_str(h, "\r\n");
 	if (rc == 0 && s->spf_checked && s->spf_received)
 		rc = buf_append_str(h, s->spf_received);
 	return rc;
+}
+
+/* The DKIM/ARC/DMARC facts of the transaction for the verdict engine. */
+static void auth_facts(struct smtp_session *s, struct verdict_facts *f)
+{
+	const struct auth_check *a = s->auth;
+	if (!a || !a->header_ok)
+		return;
+	enum dkim_result best = DKIM_NONE;
+	static const int rank[] = { [DKIM_NONE] = 0, [DKIM_PERMERROR] = 1, [DKIM_NEUTRAL] = 2,
+				    [DKIM_POLICY] = 2, [DKIM_TEMPERROR] = 3, [DKIM_FAIL] = 4,
+				    [DKIM_PASS] = 5 };
+	for (size_t i = 0; i < a->dkim.nsig; i++) {
+		const struct dkim_sig *g = &a->dkim.sig[i];
+		if (rank[g->result] > rank[best])
+			best = g->result;
+		if (g->result == DKIM_PASS && !f->dkim_domain)
+			f->dkim_domain = g->d;
+	}
+	f->dkim = dkim_result_name(best);
+	f->arc = arc_cv_name(a->arc.result);
+	if (a->arc.result != ARC_CV_NONE && a->arc.n)
+		f->arc_sealer = a->arc.set[a->arc.n - 1].as_sig.d;
+	const struct dmarc_eval *d = &a->dmarc;
+	f->dmarc = dmarc_result_name(d->result);
+	if (d->n) {
+		f->dmarc_from = d->dom[d->worst].from;
+		if (d->result == DMARC_FAIL)
+			f->dmarc_disposition = dmarc_policy_name(d->dom[d->worst].disposition);
+	}
 }
 
 static void data_verdict(struct smtp_session *s)
@@ -753,6 +846,7 @@ static void data_verdict(struct smtp_session *s)
 		.pra = s->pra,
 		.message = { s->msg.p ? s->msg.p : "", s->msg.len },
 	};
+	auth_facts(s, &facts);
 	struct verdict v;
 	verdict_decide(s->cfg, &facts, &v);
 	log_msg(LOG_INFO, s->id, "event=verdict msgid=%s verdict=%s reason=%s", s->msgid,
@@ -795,6 +889,21 @@ static void data_verdict(struct smtp_session *s)
 		s->dr.oom = true;
 		data_refused(s);
 		return;
+	}
+	/* RFC 8601 5: results that claim to be ours but come from outside are forged. */
+	struct buf clean = { 0 };
+	int forged = auth_strip_own_results((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len },
+					    s->cfg->hostname, &clean);
+	if (forged > 0) {
+		log_msg(LOG_INFO, s->id, "event=forged_authres msgid=%s removed=%d", s->msgid, forged);
+		auth_dns_free(s->auth_run); /* both point into the message being replaced */
+		auth_check_free(s->auth);
+		s->auth_run = NULL;
+		s->auth = NULL;
+		buf_free(&s->msg);
+		s->msg = clean;
+	} else {
+		buf_free(&clean);
 	}
 	memset(&s->job, 0, sizeof(s->job));
 	s->job.mailboxes = mailboxes;
@@ -961,6 +1070,8 @@ static void session_free(struct smtp_session *s)
 	if (s->life_timer)
 		event_free(s->life_timer);
 	spf_free(s->spf);
+	auth_dns_free(s->auth_run);
+	auth_check_free(s->auth);
 	fcrdns_free(s->fcrdns);
 	if (s->bev) {
 		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd) the SSL is ours to free too. */
