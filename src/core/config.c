@@ -100,6 +100,12 @@ static const struct config_setting settings[] = {
 	{ "dkim_check", CFG_BOOL, offsetof(struct config, dkim_check), "yes", NULL, 0, 0,
 	  "Verify DKIM (RFC 6376), ARC (RFC 8617) and DMARC (RFC 7489) at the end of DATA; the "
 	  "results are facts for the verdict and entries of Authentication-Results" },
+	{ "dmarc_enforce", CFG_BOOL, offsetof(struct config, dmarc_enforce), "yes", NULL, 0, 0,
+	  "Apply the author domain's DMARC policy on failure: p=reject refuses with 550 5.7.1, "
+	  "p=quarantine delivers to Junk; 'no' keeps the result as a fact only" },
+	STR(arc_trusted_sealers, "",
+	    "ARC sealers (d= of the newest ARC-Seal, comma separated) whose passing chain overrides "
+	    "a DMARC failure: mailing lists and forwarders you trust"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -63,6 +63,8 @@ struct config {
 	bool sender_id_check;
 	/* DKIM, ARC, DMARC (auth/auth.c) */
 	bool dkim_check;
+	bool dmarc_enforce;
+	char *arc_trusted_sealers;
 };
 
 struct config_setting {

@@ -87,6 +87,19 @@ static const struct reason_info reasons[R__COUNT] = {
 		"nothing. This server refuses such mail only when configured to.",
 		"Fix the record: publish exactly one TXT record starting with v=spf1, check it "
 		"with an SPF validator, and flatten nested includes to stay under 10 lookups." },
+	[R_DMARC_REJECT] = { "MXS-DMARC-001", "DMARC policy reject",
+		"The author domain in From publishes a DMARC policy of p=reject (RFC 7489), and the "
+		"message had neither an SPF pass nor a DKIM pass aligned with that domain. The domain "
+		"owner asked receivers to refuse such mail, so it was refused and not delivered.",
+		"Sign the mail with DKIM for the From domain (d= equal to it or its parent), or send "
+		"from servers listed in the SPF record of a MAIL FROM domain aligned with From. Mailing "
+		"lists and forwarders: add an ARC seal; operators can trust a sealer with "
+		"arc_trusted_sealers." },
+	[R_DMARC_QUARANTINE] = { "MXS-DMARC-002", "DMARC policy quarantine",
+		"The author domain in From publishes p=quarantine and the message had no aligned SPF "
+		"or DKIM pass, so it was delivered to the recipient's Junk folder, as the domain "
+		"owner asked.",
+		"As for MXS-DMARC-001: align SPF or DKIM with the From domain." },
 };
 
 const struct reason_info *reason_get(enum reason r)

@@ -49,6 +49,7 @@ struct verdict {
 	enum reason reason;
 	int code;                /* REJECT/TEMPFAIL: the SMTP reply code */
 	const char *enh;         /* and its enhanced status code */
+	char detail[200];        /* REJECT/TEMPFAIL: what exactly, for the reply; may be empty */
 	struct buf headers;      /* header lines added above the message (CRLF) */
 };
 

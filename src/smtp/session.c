@@ -853,7 +853,7 @@ static void data_verdict(struct smtp_session *s)
 		verdict_action_name(v.action), reason_get(v.reason)->code);
 	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
 		REFUSE(s, v.code, v.enh, v.reason, "Message refused: %s",
-		       reason_get(v.reason)->title);
+		       v.detail[0] ? v.detail : reason_get(v.reason)->title);
 		verdict_free(&v);
 		s->st = S_READY;
 		reset_transaction(s);

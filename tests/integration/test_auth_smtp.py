@@ -83,7 +83,9 @@ def test_failures_end_to_end(mx, env):
     keys, srv = env
     msg = dkimpy_sign(MESSAGE, "rsa", "example.com", keys["rsa"]).replace(b"figures", b"numbers")
     # SPF for another domain passes but is not aligned; DKIM fails: DMARC fails.
-    stored, server = deliver(mx, srv, msg, mail_from="x@other.test")
+    # Enforcement off, so the message is stored and its results can be read
+    # (test_dmarc_reject_is_refused_with_reason covers the refusal).
+    stored, server = deliver(mx, srv, msg, mail_from="x@other.test", dmarc_enforce="no")
     ar = results(stored, msg)
     assert ar["spf"]["result"] == "pass" and ar["spf"]["smtp.mailfrom"] == "other.test"
     assert ar["dkim"][0]["result"] == "fail"
@@ -110,7 +112,9 @@ def test_arc_end_to_end(mx, env):
     msg = b"Authentication-Results: list.test; dkim=pass header.d=example.com\r\n" + msg
     sets = dkim.arc_sign(msg, b"arc", b"list.test", dkimpy_private(keys["arc"]), b"list.test")
     msg = b"".join(sets) + msg
-    stored, _ = deliver(mx, srv, msg, mail_from="bounce@list.test")
+    stored, server = deliver(mx, srv, msg, mail_from="bounce@list.test",
+                             arc_trusted_sealers="other.test, list.test")
+    assert b"overridden by trusted ARC sealer list.test" in stored
     ar = results(stored, msg)
     assert ar["dkim"][0]["result"] == "fail"
     assert ar["arc"] == {"result": "pass", "reason": "i=1 oldest-pass=0",
@@ -124,3 +128,47 @@ def test_disabled(mx, env):
     ar = results(stored, msg)
     assert ar["dkim"] == [] and "dmarc" not in ar and "arc" not in ar
     assert ar["spf"]["result"] == "pass"
+
+
+def send_raw(mx, srv, message, mail_from="bounce@list.test", **settings):
+    server = mx(dns_servers=srv.address, dns_timeout_ms="500", dns_tries="1", **settings)
+    c = session(server, source="127.0.0.2", ehlo="mail.example.com")
+    assert c.cmd(f"MAIL FROM:<{mail_from}>")[0] == 250
+    assert c.cmd("RCPT TO:<user@example.org>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    c.send(message + b".\r\n")
+    reply = c.reply()
+    c.cmd("QUIT")
+    return reply, server
+
+
+def test_dmarc_reject_is_refused_with_reason(mx, env):
+    """p=reject and no aligned pass (a list changed the signed Subject, no trusted ARC)."""
+    keys, srv = env
+    msg = dkimpy_sign(MESSAGE, "rsa", "example.com", keys["rsa"])
+    msg = msg.replace(b"Subject: ", b"Subject: [list] ", 1)
+    (code, text), server = send_raw(mx, srv, msg)
+    assert code == 550 and text.startswith("550 5.7.1"), text
+    assert "MXS-DMARC-001" in text and "example.com publishes DMARC p=reject" in text
+    assert server.messages("user@example.org") == []
+    assert server.messages("user@example.org", junk=True) == []
+    # An ARC chain from a sealer that is not trusted changes nothing.
+    msg2 = b"".join(dkim.arc_sign(msg, b"arc", b"list.test", dkimpy_private(keys["arc"]),
+                                  b"list.test")) + msg
+    (code, text), _ = send_raw(mx, srv, msg2, arc_trusted_sealers="other.test")
+    assert code == 550 and "MXS-DMARC-001" in text
+    # With enforcement off, the failure is a fact only.
+    (code, _), server = send_raw(mx, srv, msg, dmarc_enforce="no")
+    assert code == 250 and len(server.messages("user@example.org")) == 1
+
+
+def test_dmarc_quarantine_goes_to_junk(mx, env):
+    keys, srv = env
+    srv.add("_dmarc.quarantine.test", "TXT", "v=DMARC1; p=quarantine")
+    msg = MESSAGE.replace(b"example.com>", b"quarantine.test>")
+    assert b"quarantine.test" in msg
+    (code, text), server = send_raw(mx, srv, msg)
+    assert code == 250, text
+    assert server.messages("user@example.org") == []
+    junk = server.messages("user@example.org", junk=True)
+    assert len(junk) == 1 and b"MXS-DMARC-002 dmarc=fail header.from=quarantine.test" in junk[0]
