@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct config;
 
@@ -37,5 +38,14 @@ struct event_base;
 /* A resolver for a CLI command: --dns HOST:PORT, else $MXSCREEN_DNS, else dns_servers. */
 struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event_base *base,
 		    char *err, size_t errlen);
+int cmd_classify(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_train(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_eval(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_features(struct cli_ctx *ctx, int argc, char **argv);
+
+struct buf;
+/* Reads a whole file / stream into b (bounded); 0, or -1 with errno. */
+int cli_read_file(const char *path, struct buf *b);
+int cli_read_stream(FILE *f, struct buf *b);
 
 #endif

@@ -97,6 +97,13 @@ static const struct config_setting settings[] = {
 	{ "sender_id_check", CFG_BOOL, offsetof(struct config, sender_id_check), "yes", NULL, 0,
 	  0, "Evaluate Sender ID (RFC 4406, PRA of RFC 4407) at the end of DATA; the result is "
 	     "a fact for the verdict and an Authentication-Results entry, never a reject" },
+	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
+	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
+	STR(content_model, "models/mxscreen.model",
+	    "Classifier model file; a relative path is looked up in the working directory, "
+	    "then next to the program's directory (../ of the binary)"),
+	NUM(CFG_UINT, content_junk_scl, "5", 1, 10,
+	    "Spam Confidence Level (0-9) from which a message goes to the Junk folder; 10: never"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

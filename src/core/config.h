@@ -61,6 +61,10 @@ struct config {
 	int spf_permerror; /* enum spf_action */
 	int spf_temperror; /* enum spf_temp_action */
 	bool sender_id_check;
+	/* content classifier */
+	bool content_filter;
+	char *content_model;
+	uint64_t content_junk_scl;
 };
 
 struct config_setting {
