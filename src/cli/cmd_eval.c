@@ -108,12 +108,14 @@ static const struct option eval_opts[] = {
 	{ "bits", required_argument, NULL, 'B' },
 	{ "eta", required_argument, NULL, 'e' },
 	{ "margin", required_argument, NULL, 'M' },
+	{ "g0", required_argument, NULL, 'G' },
 	{ "no-train", no_argument, NULL, 'n' },
+	{ "measure", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct eval_opts {
-	const char *index, *model, *results, *save, *train_only;
+	const char *index, *model, *results, *save, *train_only, *measure;
 	bool fresh, calibrate, no_train;
 	unsigned bits;
 	struct model_params p;
@@ -138,6 +140,8 @@ static int train_first(struct model *m, struct features *f, struct buf *msg, con
 	free_index(e, n);
 	return 0;
 }
+
+static void print_measures(struct trec_row *rows, size_t n, double msgs_per_s);
 
 static int run(const struct eval_opts *o, struct model *m)
 {
@@ -199,13 +203,7 @@ static int run(const struct eval_opts *o, struct model *m)
 			printf("calibration a=%.6f b=%.6f\n", a, b);
 		}
 	}
-	struct trec_measures t;
-	trec_measure(rows, n, &t);
-	printf("messages=%zu ham=%zu spam=%zu\n", t.messages, t.ham, t.spam);
-	printf("roca_pct=%.4f lam_pct=%.4f hm_pct=%.4f sm_pct=%.4f sm_at_hm_0.1=%.4f "
-	       "msgs_per_s=%.0f\n",
-	       t.roca_pct, t.lam_pct, t.hm_pct, t.sm_pct, t.sm_at_hm01_pct,
-	       secs > 0 ? (double)n / secs : 0.0);
+	print_measures(rows, n, secs > 0 ? (double)n / secs : 0.0);
 	char err[512];
 	if (o->save && model_save(m, o->save, true, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscreen eval: %s\n", err);
@@ -216,6 +214,55 @@ out:
 	features_free(&f);
 	free(rows);
 	free_index(e, n);
+	return rc;
+}
+
+static void print_measures(struct trec_row *rows, size_t n, double msgs_per_s)
+{
+	struct trec_measures t;
+	trec_measure(rows, n, &t);
+	printf("messages=%zu ham=%zu spam=%zu\n", t.messages, t.ham, t.spam);
+	printf("roca_pct=%.4f lam_pct=%.4f hm_pct=%.4f sm_pct=%.4f sm_at_hm_0.1=%.4f "
+	       "msgs_per_s=%.0f\n",
+	       t.roca_pct, t.lam_pct, t.hm_pct, t.sm_pct, t.sm_at_hm01_pct, msgs_per_s);
+}
+
+/* Measures of "<path> judge=J class=C score=S" lines (any filter's results). */
+static int measure_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "mxscreen eval: %s: %s\n", path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	struct trec_row *rows = NULL;
+	size_t n = 0, cap = 0;
+	char line[PATH_MAX + 128];
+	int rc = EXIT_OK;
+	while (fgets(line, sizeof(line), f)) {
+		const char *j = strstr(line, " judge="), *c = strstr(line, " class="),
+			   *s = strstr(line, " score=");
+		if (!j || !c || !s) {
+			fprintf(stderr, "mxscreen eval: %s: bad line: %s", path, line);
+			rc = EXIT_USAGE;
+			break;
+		}
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			struct trec_row *nr = realloc(rows, cap * sizeof(*rows));
+			if (!nr) {
+				rc = EXIT_BUG;
+				break;
+			}
+			rows = nr;
+		}
+		rows[n++] = (struct trec_row){ strtod(s + 7, NULL), !strncmp(j + 7, "spam", 4),
+					       !strncmp(c + 7, "spam", 4) };
+	}
+	fclose(f);
+	if (rc == EXIT_OK)
+		print_measures(rows, n, 0);
+	free(rows);
 	return rc;
 }
 
@@ -233,14 +280,18 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 		case 'C': o.calibrate = true; break;
 		case 't': o.train_only = optarg; break;
 		case 'n': o.no_train = true; break;
+		case 'R': o.measure = optarg; break;
 		case 'B': o.bits = (unsigned)atoi(optarg); break;
 		case 'e': o.p.eta = strtof(optarg, NULL); break;
 		case 'M': o.p.margin = strtof(optarg, NULL); break;
+		case 'G': o.p.g0 = strtof(optarg, NULL); break;
 		default:
 			if (!cli_common_option(ctx, opt, optarg))
 				goto usage;
 		}
 	}
+	if (o.measure && optind == argc)
+		return measure_file(o.measure);
 	if (!o.index || optind != argc || (o.model && o.fresh))
 		goto usage;
 	char err[512];
@@ -255,6 +306,7 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: mxscreen eval --index DIR/full/index [--model FILE | --fresh] "
 			"[--results FILE] [--save FILE [--calibrate]] [--train-only INDEX] "
-			"[--no-train] [--bits N] [--eta X] [--margin X]\n");
+			"[--no-train] [--bits N] [--eta X] [--margin X]\n"
+			"       mxscreen eval --measure RESULTS   measures of a TREC result file\n");
 	return EXIT_USAGE;
 }
