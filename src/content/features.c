@@ -24,7 +24,8 @@
 #include <strings.h>
 #include <xxhash.h>
 
-#define SEEN_BITS 16 /* dedup table, > 2 * CONTENT_FEATURES_MAX */
+#define SEEN_BITS 17 /* dedup table, > 2 * CONTENT_FEATURES_MAX (+ growth slack) */
+#define SEEN_START 4096
 #define TOKEN_MAX 40
 #define URLS_MAX 200
 #define HEADERS_MAX 200
@@ -141,6 +142,33 @@ oom:
 	c->oom = 1;
 }
 
+static void next_gen(struct features *f)
+{
+	if (++f->gen == 0) {
+		/* generation wrapped: really clear the table once in 2^32 uses */
+		memset(f->seen, 0, ((size_t)1 << SEEN_BITS) * sizeof(*f->seen));
+		f->gen = 1;
+	}
+}
+
+static void seen_insert(struct features *f, uint32_t h)
+{
+	uint64_t key = ((uint64_t)f->gen << 32) | h;
+	size_t i = mix32(h) & f->seen_mask;
+	while (f->seen[i] >> 32 == f->gen)
+		i = (i + 1) & f->seen_mask;
+	f->seen[i] = key;
+}
+
+/* Doubles the part of the dedup table in use (it starts small: cache). */
+static void seen_grow(struct features *f)
+{
+	f->seen_mask = f->seen_mask * 2 + 1;
+	next_gen(f);
+	for (size_t k = 0; k < f->n; k++)
+		seen_insert(f, f->hash[k]);
+}
+
 /* Adds feature h unless already present; fam/tok only used for its name. */
 static void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *tok, size_t n)
 {
@@ -149,8 +177,10 @@ static void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *to
 		f->truncated = true;
 		return;
 	}
+	if (f->n * 2 >= f->seen_mask)
+		seen_grow(f);
 	uint64_t key = ((uint64_t)f->gen << 32) | h;
-	size_t mask = (1u << SEEN_BITS) - 1, i = mix32(h) & mask;
+	size_t mask = f->seen_mask, i = mix32(h) & mask;
 	while (f->seen[i] >> 32 == f->gen) {
 		if (f->seen[i] == key)
 			return;
@@ -792,11 +822,8 @@ static int prepare(struct features *f)
 	f->nwords = 0;
 	f->decoded = 0;
 	buf_reset(&f->names);
-	if (++f->gen == 0) {
-		/* generation wrapped: really clear the table once in 2^32 messages */
-		memset(f->seen, 0, ((size_t)1 << SEEN_BITS) * sizeof(*f->seen));
-		f->gen = 1;
-	}
+	f->seen_mask = SEEN_START - 1;
+	next_gen(f);
 	return 0;
 }
 

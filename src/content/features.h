@@ -39,6 +39,7 @@ struct features {
 	/* scratch, reused from message to message */
 	uint64_t *seen;      /* dedup table: (generation << 32) | hash */
 	uint32_t gen;
+	size_t seen_mask;    /* part of the table in use, grows per message */
 	struct buf text;     /* decoded text of the current part */
 	struct buf html;     /* HTML turned into text */
 	uint32_t *words;     /* word hashes of the current text run */
