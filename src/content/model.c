@@ -36,7 +36,7 @@ struct model_params model_default_params(void)
 {
 	/* Sound defaults, not fitted to one corpus: see docs/classifier.md. */
 	return (struct model_params){
-		.eta = 0.5f, .margin = 4.0f, .g0 = 1.0f, .calib_a = 1.0f, .calib_b = 0.0f
+		.eta = 0.2f, .margin = 2.0f, .g0 = 1e-4f, .calib_a = 1.0f, .calib_b = 0.0f
 	};
 }
 
@@ -191,7 +191,7 @@ struct model *model_load(const char *path, char *err, size_t errlen)
 		memcpy(m->g, ro->w + n, n * sizeof(float));
 	else
 		for (size_t i = 0; i < n; i++) /* state dropped: a trained weight is not new */
-			m->g[i] = m->w[i] != 0 ? m->p.g0 * 16 : m->p.g0;
+			m->g[i] = m->w[i] != 0 ? 0.01f : m->p.g0;
 	m->bias = ro->bias;
 	m->gbias = ro->gbias;
 	m->trained_ham = ro->trained_ham;
