@@ -14,6 +14,9 @@
 #include "core/limits.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -40,11 +43,32 @@ int cli_read_stream(FILE *f, struct buf *b)
 
 int cli_read_file(const char *path, struct buf *b)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
 		return -1;
-	int rc = cli_read_stream(f, b);
-	fclose(f);
+	buf_reset(b);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > SMTP_MESSAGE_SIZE_DEFAULT * 4ull) {
+		int e = errno ? errno : EFBIG;
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? e : EINVAL;
+		return -1;
+	}
+	int rc = buf_reserve(b, (size_t)st.st_size + 1);
+	while (rc == 0) {
+		ssize_t r = read(fd, b->p + b->len, b->cap - b->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = -1;
+		if (r <= 0)
+			break;
+		b->len += (size_t)r;
+		if (b->len + 1 >= b->cap)
+			rc = buf_reserve(b, 65536);
+	}
+	close(fd);
 	return rc;
 }
 

@@ -27,6 +27,7 @@
 #define SEEN_BITS 17 /* dedup table, > 2 * CONTENT_FEATURES_MAX (+ growth slack) */
 #define SEEN_START 4096
 #define TOKEN_MAX 40
+#define PAIR_WINDOW 2 /* 3 measured no better on either half of the corpus, and slower */
 #define URLS_MAX 200
 #define HEADERS_MAX 200
 #define STRUCT_MAX 256
@@ -142,31 +143,23 @@ oom:
 	c->oom = 1;
 }
 
-static void next_gen(struct features *f)
+/* The dedup table holds hashes (0 is "empty": a zero hash is stored as 1,
+ * which only merges two features in 2^32) in its first seen_mask + 1 slots;
+ * it starts small so that it stays in the L1 cache, and is cleared by memset. */
+static void seen_insert(struct features *f, uint32_t key)
 {
-	if (++f->gen == 0) {
-		/* generation wrapped: really clear the table once in 2^32 uses */
-		memset(f->seen, 0, ((size_t)1 << SEEN_BITS) * sizeof(*f->seen));
-		f->gen = 1;
-	}
-}
-
-static void seen_insert(struct features *f, uint32_t h)
-{
-	uint64_t key = ((uint64_t)f->gen << 32) | h;
-	size_t i = mix32(h) & f->seen_mask;
-	while (f->seen[i] >> 32 == f->gen)
+	size_t i = key & f->seen_mask;
+	while (f->seen[i])
 		i = (i + 1) & f->seen_mask;
 	f->seen[i] = key;
 }
 
-/* Doubles the part of the dedup table in use (it starts small: cache). */
 static void seen_grow(struct features *f)
 {
 	f->seen_mask = f->seen_mask * 2 + 1;
-	next_gen(f);
+	memset(f->seen, 0, (f->seen_mask + 1) * sizeof(*f->seen));
 	for (size_t k = 0; k < f->n; k++)
-		seen_insert(f, f->hash[k]);
+		seen_insert(f, f->hash[k] ? f->hash[k] : 1);
 }
 
 /* Adds feature h unless already present; fam/tok only used for its name. */
@@ -179,9 +172,9 @@ static void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *to
 	}
 	if (f->n * 2 >= f->seen_mask)
 		seen_grow(f);
-	uint64_t key = ((uint64_t)f->gen << 32) | h;
-	size_t mask = f->seen_mask, i = mix32(h) & mask;
-	while (f->seen[i] >> 32 == f->gen) {
+	uint32_t key = h ? h : 1;
+	size_t mask = f->seen_mask, i = key & mask; /* h is a hash already */
+	while (f->seen[i]) {
 		if (f->seen[i] == key)
 			return;
 		i = (i + 1) & mask;
@@ -308,8 +301,8 @@ static void body_word(struct ctx *c, const char *tok, size_t n, void *arg)
 	f->nwords++;
 	uint32_t h = hash_token(c->s_w, tok, n);
 	emit_hash(c, h, "w", tok, n);
-	/* orthogonal sparse bigrams: this word with each of the 3 before it */
-	for (size_t d = 1; d <= 3 && d <= c->nlast; d++) {
+	/* orthogonal sparse bigrams: this word with each of the PAIR_WINDOW before it */
+	for (size_t d = 1; d <= PAIR_WINDOW && d <= c->nlast; d++) {
 		size_t k = (c->nlast - d) % 3;
 		uint32_t ph = mix32(((uint64_t)c->lasth[k] << 32 | h) ^ (0x70ULL + d) << 56);
 		if (f->flags & FEAT_NAMES) {
@@ -542,7 +535,6 @@ static void header_features(struct ctx *c, GMimeMessage *m)
 	for (int i = 0; i < count && i < HEADERS_MAX; i++) {
 		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
 		const char *name = g_mime_header_get_name(h);
-		const char *value = g_mime_header_get_value(h);
 		if (!name)
 			continue;
 		char lname[64];
@@ -551,22 +543,26 @@ static void header_features(struct ctx *c, GMimeMessage *m)
 			lname[k] = (char)tolower((unsigned char)name[k]);
 		lname[k] = '\0';
 		emit(c, s_hn, "hn", lname, k);
-		if (!value)
-			continue;
+		/* decoded values are costly (RFC 2047, charsets): only where used */
+		const char *value;
 		if (!strcmp(lname, "received")) {
-			if (received++ < 8)
+			value = g_mime_header_get_raw_value(h);
+			if (value && received++ < 8)
 				family_tokens(c, c->s_r, "r", value, 32, true);
 		} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
-			family_tokens(c, c->s_xm, "xm", value, 16, false);
+			if ((value = g_mime_header_get_value(h)))
+				family_tokens(c, c->s_xm, "xm", value, 16, false);
 		} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
-			family_tokens(c, c->s_li, "li", value, 8, false);
+			if ((value = g_mime_header_get_value(h)))
+				family_tokens(c, c->s_li, "li", value, 8, false);
 		} else if (!strcmp(lname, "to")) {
 			has_to = true;
 		} else if (!strcmp(lname, "date")) {
 			has_date = true;
 		} else if (!strcmp(lname, "message-id")) {
 			has_mid = true;
-			message_id_features(c, value);
+			if ((value = g_mime_header_get_raw_value(h)))
+				message_id_features(c, value);
 		}
 	}
 	if (count > HEADERS_MAX)
@@ -823,7 +819,7 @@ static int prepare(struct features *f)
 	f->decoded = 0;
 	buf_reset(&f->names);
 	f->seen_mask = SEEN_START - 1;
-	next_gen(f);
+	memset(f->seen, 0, SEEN_START * sizeof(*f->seen));
 	return 0;
 }
 

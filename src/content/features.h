@@ -37,8 +37,7 @@ struct features {
 	struct buf names;    /* FEAT_NAMES: NUL-terminated names */
 	bool truncated;      /* CONTENT_FEATURES_MAX reached */
 	/* scratch, reused from message to message */
-	uint64_t *seen;      /* dedup table: (generation << 32) | hash */
-	uint32_t gen;
+	uint32_t *seen;      /* dedup table of hashes */
 	size_t seen_mask;    /* part of the table in use, grows per message */
 	struct buf text;     /* decoded text of the current part */
 	struct buf html;     /* HTML turned into text */
