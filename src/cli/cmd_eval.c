@@ -7,7 +7,8 @@
  * (content/trec.h) and the throughput (reading, parsing, classifying and
  * training, one core). --results writes the TREC result lines; --save writes
  * the trained model (with --calibrate, Platt parameters fitted on the run's
- * own out-of-sample scores); --train-only FILE also trains on a second index
+ * own out-of-sample scores; --compact drops the training state: half the size,
+ * further training restarts the adaptive rates); --train-only FILE also trains on a second index
  * first (no scores: a train/test split). --bits, --eta and --margin exist for
  * experiments; the defaults are model_default_params().
  */
@@ -104,6 +105,7 @@ static const struct option eval_opts[] = {
 	{ "results", required_argument, NULL, 'r' },
 	{ "save", required_argument, NULL, 's' },
 	{ "calibrate", no_argument, NULL, 'C' },
+	{ "compact", no_argument, NULL, 'K' },
 	{ "train-only", required_argument, NULL, 't' },
 	{ "bits", required_argument, NULL, 'B' },
 	{ "eta", required_argument, NULL, 'e' },
@@ -116,7 +118,7 @@ static const struct option eval_opts[] = {
 
 struct eval_opts {
 	const char *index, *model, *results, *save, *train_only, *measure;
-	bool fresh, calibrate, no_train;
+	bool fresh, calibrate, no_train, compact;
 	unsigned bits;
 	struct model_params p;
 };
@@ -205,7 +207,7 @@ static int run(const struct eval_opts *o, struct model *m)
 	}
 	print_measures(rows, n, secs > 0 ? (double)n / secs : 0.0);
 	char err[512];
-	if (o->save && model_save(m, o->save, true, err, sizeof(err)) < 0) {
+	if (o->save && model_save(m, o->save, !o->compact, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscreen eval: %s\n", err);
 		rc = EXIT_TEMPFAIL;
 	}
@@ -278,6 +280,7 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 		case 'r': o.results = optarg; break;
 		case 's': o.save = optarg; break;
 		case 'C': o.calibrate = true; break;
+		case 'K': o.compact = true; break;
 		case 't': o.train_only = optarg; break;
 		case 'n': o.no_train = true; break;
 		case 'R': o.measure = optarg; break;
@@ -305,7 +308,7 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 	return rc;
 usage:
 	fprintf(stderr, "usage: mxscreen eval --index DIR/full/index [--model FILE | --fresh] "
-			"[--results FILE] [--save FILE [--calibrate]] [--train-only INDEX] "
+			"[--results FILE] [--save FILE [--calibrate] [--compact]] [--train-only INDEX] "
 			"[--no-train] [--bits N] [--eta X] [--margin X]\n"
 			"       mxscreen eval --measure RESULTS   measures of a TREC result file\n");
 	return EXIT_USAGE;

@@ -30,6 +30,7 @@ enum reason {
 	R_SPF_FAIL,
 	R_SPF_TEMPERROR,
 	R_SPF_PERMERROR,
+	R_CONTENT_JUNK,
 	R__COUNT
 };
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 struct config;
+struct content_result;
 
 enum verdict_action { VERDICT_INBOX, VERDICT_JUNK, VERDICT_REJECT, VERDICT_TEMPFAIL };
 
@@ -34,6 +35,7 @@ struct verdict_facts {
 	const char *sender_id;   /* Sender ID (PRA) result after DATA; NULL: not checked */
 	const char *pra;         /* the PRA mailbox; NULL when none */
 	struct slice message;    /* the message as received (unstuffed, CRLF) */
+	const struct content_result *content; /* classifier output; NULL: not classified */
 };
 
 struct verdict {
