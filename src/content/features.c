@@ -743,7 +743,11 @@ static void walk(struct ctx *c, GMimeObject *obj, int depth)
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		int n = g_mime_multipart_get_count(mp);
 		structure_add(c, "(");
-		for (int i = 0; i < n && c->parts < MIME_PARTS_MAX; i++) {
+		for (int i = 0; i < n; i++) {
+			if (c->parts >= MIME_PARTS_MAX) {
+				emit1(c, "m", "#parts_limit");
+				break;
+			}
 			if (i)
 				structure_add(c, ",");
 			walk(c, g_mime_multipart_get_part(mp, i), depth + 1);

@@ -42,7 +42,8 @@ int trec_measure(struct trec_row *rows, size_t n, struct trec_measures *out)
 	} else {
 		out->lam_pct = nh ? out->hm_pct : out->sm_pct;
 	}
-	qsort(rows, n, sizeof(*rows), by_score);
+	if (n > 1)
+		qsort(rows, n, sizeof(*rows), by_score);
 	if (nh && ns) {
 		/* for each spam: hams strictly below + half the hams tied with it */
 		double good = 0;
