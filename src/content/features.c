@@ -346,9 +346,10 @@ static void family_word(struct ctx *c, const char *tok, size_t n, void *arg)
 }
 
 static void family_tokens(struct ctx *c, uint64_t seed, const char *fam, const char *s,
-			  size_t max, bool letters_only)
+			  size_t len, size_t max, bool letters_only)
 {
-	size_t len = strnlen(s, CONTENT_HEADER_VALUE_MAX);
+	if (len > CONTENT_HEADER_VALUE_MAX)
+		len = CONTENT_HEADER_VALUE_MAX;
 	struct famarg a = { seed, fam, max, letters_only };
 	tokenize(c, s, len, family_word, &a);
 }
@@ -468,9 +469,8 @@ static const char *addr_domain(const char *addr)
 	return at ? at + 1 : NULL;
 }
 
-static void from_features(struct ctx *c, GMimeMessage *m, const char **from_domain)
+static void from_features(struct ctx *c, InternetAddressList *l, const char **from_domain)
 {
-	InternetAddressList *l = g_mime_message_get_from(m);
 	*from_domain = NULL;
 	if (!l || internet_address_list_length(l) < 1) {
 		emit1(c, "fd", "#none");
@@ -479,7 +479,8 @@ static void from_features(struct ctx *c, GMimeMessage *m, const char **from_doma
 	InternetAddress *a = internet_address_list_get_address(l, 0);
 	const char *name = internet_address_get_name(a);
 	if (name && *name)
-		family_tokens(c, c->s_fn, "fn", name, 16, false);
+		family_tokens(c, c->s_fn, "fn", name, strnlen(name, CONTENT_HEADER_VALUE_MAX), 16,
+			      false);
 	else
 		emit(c, c->s_fn, "fn", "#none", 5);
 	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
@@ -499,9 +500,8 @@ static void from_features(struct ctx *c, GMimeMessage *m, const char **from_doma
 		emit1(c, "fl", "#digits");
 }
 
-static void reply_to_features(struct ctx *c, GMimeMessage *m, const char *from_domain)
+static void reply_to_features(struct ctx *c, InternetAddressList *l, const char *from_domain)
 {
-	InternetAddressList *l = g_mime_message_get_reply_to(m);
 	if (!l || internet_address_list_length(l) < 1)
 		return;
 	InternetAddress *a = internet_address_list_get_address(l, 0);
@@ -511,82 +511,95 @@ static void reply_to_features(struct ctx *c, GMimeMessage *m, const char *from_d
 	emit1(c, "rt", d && from_domain && !strcasecmp(d, from_domain) ? "#same" : "#mismatch");
 }
 
-static void message_id_features(struct ctx *c, const char *v)
+static void message_id_features(struct ctx *c, const char *v, size_t len)
 {
-	const char *at = strrchr(v, '@');
+	const char *at = memrchr(v, '@', len);
 	if (!at) {
 		emit1(c, "mid", "#noat");
 		return;
 	}
 	at++;
-	size_t n = 0;
-	while (at[n] && at[n] != '>' && n < SMTP_DOMAIN_MAX)
+	size_t n = 0, left = len - (size_t)(at - v);
+	while (n < left && at[n] && at[n] != '>' && !isspace((unsigned char)at[n]) &&
+	       n < SMTP_DOMAIN_MAX)
 		n++;
 	host_features(c, family_seed("mid"), "mid", at, n);
 }
 
-static void header_features(struct ctx *c, GMimeMessage *m)
+struct hdr_state {
+	size_t count, received;
+	bool has_to, has_date, has_mid;
+	uint64_t s_hn;
+};
+
+/* One top-level header. gh: GMime's (decoded values on demand); NULL on the
+ * light path, where values are plain ASCII and raw equals decoded. */
+static void header_one(struct ctx *c, struct hdr_state *st, const char *name, size_t nlen,
+		       GMimeHeader *gh, const char *raw, size_t rawlen)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-	int count = hl ? g_mime_header_list_get_count(hl) : 0;
-	size_t received = 0;
-	bool has_to = false, has_date = false, has_mid = false;
-	uint64_t s_hn = family_seed("hn");
-	for (int i = 0; i < count && i < HEADERS_MAX; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *name = g_mime_header_get_name(h);
-		if (!name)
-			continue;
-		char lname[64];
-		size_t k = 0;
-		for (; name[k] && k < sizeof(lname) - 1; k++)
-			lname[k] = (char)tolower((unsigned char)name[k]);
-		lname[k] = '\0';
-		emit(c, s_hn, "hn", lname, k);
+	if (st->count++ >= HEADERS_MAX)
+		return;
+	char lname[64];
+	size_t k = 0;
+	for (; k < nlen && k < sizeof(lname) - 1; k++)
+		lname[k] = (char)tolower((unsigned char)name[k]);
+	lname[k] = '\0';
+	emit(c, st->s_hn, "hn", lname, k);
+	const char *v = raw;
+	size_t vlen = rawlen;
+	if (!strcmp(lname, "received")) {
+		if (v && st->received++ < 8)
+			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
+	} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
 		/* decoded values are costly (RFC 2047, charsets): only where used */
-		const char *value;
-		if (!strcmp(lname, "received")) {
-			value = g_mime_header_get_raw_value(h);
-			if (value && received++ < 8)
-				family_tokens(c, c->s_r, "r", value, 32, true);
-		} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
-			if ((value = g_mime_header_get_value(h)))
-				family_tokens(c, c->s_xm, "xm", value, 16, false);
-		} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
-			if ((value = g_mime_header_get_value(h)))
-				family_tokens(c, c->s_li, "li", value, 8, false);
-		} else if (!strcmp(lname, "to")) {
-			has_to = true;
-		} else if (!strcmp(lname, "date")) {
-			has_date = true;
-		} else if (!strcmp(lname, "message-id")) {
-			has_mid = true;
-			if ((value = g_mime_header_get_raw_value(h)))
-				message_id_features(c, value);
-		}
+		if (gh && (v = g_mime_header_get_value(gh)))
+			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
+	} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
+		if (gh && (v = g_mime_header_get_value(gh)))
+			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
+	} else if (!strcmp(lname, "to")) {
+		st->has_to = true;
+	} else if (!strcmp(lname, "date")) {
+		st->has_date = true;
+	} else if (!strcmp(lname, "message-id")) {
+		st->has_mid = true;
+		if (v)
+			message_id_features(c, v, vlen);
 	}
-	if (count > HEADERS_MAX)
+}
+
+static void header_finish(struct ctx *c, struct hdr_state *st, const char *subject,
+			  size_t slen, InternetAddressList *from, InternetAddressList *reply_to)
+{
+	if (st->count > HEADERS_MAX)
 		emit1(c, "m", "#many_headers");
-	emitf(c, "m", "#received%zu", received > 8 ? 9 : received);
-	if (!has_to)
+	emitf(c, "m", "#received%zu", st->received > 8 ? 9 : st->received);
+	if (!st->has_to)
 		emit1(c, "m", "#no_to");
-	if (!has_date)
+	if (!st->has_date)
 		emit1(c, "m", "#no_date");
-	if (!has_mid)
+	if (!st->has_mid)
 		emit1(c, "m", "#no_msgid");
-	const char *subject = g_mime_message_get_subject(m);
-	if (subject && *subject) {
-		family_tokens(c, c->s_s, "s", subject, 32, false);
-		size_t up = 0, low = 0, len = strnlen(subject, CONTENT_HEADER_VALUE_MAX);
-		for (size_t i = 0; i < len; i++) {
-			up += isupper((unsigned char)subject[i]) != 0;
-			low += islower((unsigned char)subject[i]) != 0;
-		}
+	if (slen > CONTENT_HEADER_VALUE_MAX)
+		slen = CONTENT_HEADER_VALUE_MAX;
+	size_t up = 0, low = 0, other = 0;
+	for (size_t i = 0; i < slen; i++) {
+		unsigned char ch = (unsigned char)subject[i];
+		up += isupper(ch) != 0;
+		low += islower(ch) != 0;
+		other += !isspace(ch);
+	}
+	if (other) {
+		family_tokens(c, c->s_s, "s", subject, slen, 32, false);
 		if (up > 4 && up > 2 * low)
 			emit(c, c->s_s, "s", "#caps", 5);
-		if (memchr(subject, '!', len))
+		if (memchr(subject, '!', slen))
 			emit(c, c->s_s, "s", "#bang", 5);
-		for (size_t i = 0; i < len; i++)
+		for (size_t i = 0; i < slen; i++)
 			if ((unsigned char)subject[i] >= 0x80) {
 				emit(c, c->s_s, "s", "#8bit", 5);
 				break;
@@ -595,8 +608,27 @@ static void header_features(struct ctx *c, GMimeMessage *m)
 		emit1(c, "s", "#none");
 	}
 	const char *from_domain;
-	from_features(c, m, &from_domain);
-	reply_to_features(c, m, from_domain);
+	from_features(c, from, &from_domain);
+	reply_to_features(c, reply_to, from_domain);
+}
+
+static void header_features(struct ctx *c, GMimeMessage *m)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	int count = hl ? g_mime_header_list_get_count(hl) : 0;
+	struct hdr_state st = { .s_hn = family_seed("hn") };
+	for (int i = 0; i < count; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		if (!name)
+			continue;
+		const char *raw = g_mime_header_get_raw_value(h);
+		header_one(c, &st, name, strlen(name), h, raw, raw ? strlen(raw) : 0);
+	}
+	const char *subject = g_mime_message_get_subject(m);
+	header_finish(c, &st, subject ? subject : "",
+		      subject ? strnlen(subject, CONTENT_HEADER_VALUE_MAX) : 0,
+		      g_mime_message_get_from(m), g_mime_message_get_reply_to(m));
 }
 
 /* ---- MIME walk ---------------------------------------------------------- */
@@ -673,6 +705,27 @@ static void text_features(struct ctx *c, const char *s, size_t n)
 	scan_urls(c, s, n);
 }
 
+/* Features of one decoded text part (both the GMime and the light path). */
+static void part_text(struct ctx *c, bool html, const char *s, size_t n)
+{
+	struct features *f = c->f;
+	f->decoded += n;
+	c->any_text = true;
+	if (html) {
+		c->any_html = true;
+		buf_reset(&f->html);
+		if (html_to_text(s, n, &f->html, &c->hf, html_url, c) < 0) {
+			c->oom = 1;
+			return;
+		}
+		/* URLs typed as text inside HTML are found by scan_urls too */
+		text_features(c, f->html.p, f->html.len);
+	} else {
+		c->any_plain = true;
+		text_features(c, s, n);
+	}
+}
+
 static void leaf(struct ctx *c, GMimeObject *obj, const char *type, const char *sub)
 {
 	struct features *f = c->f;
@@ -698,21 +751,7 @@ static void leaf(struct ctx *c, GMimeObject *obj, const char *type, const char *
 		c->oom = 1;
 		return;
 	}
-	f->decoded += f->text.len;
-	c->any_text = true;
-	if (!strcasecmp(sub, "html")) {
-		c->any_html = true;
-		buf_reset(&f->html);
-		if (html_to_text(f->text.p, f->text.len, &f->html, &c->hf, html_url, c) < 0) {
-			c->oom = 1;
-			return;
-		}
-		text_features(c, f->html.p, f->html.len);
-		/* URLs typed as text inside HTML are found by scan_urls above */
-	} else {
-		c->any_plain = true;
-		text_features(c, f->text.p, f->text.len);
-	}
+	part_text(c, !strcasecmp(sub, "html"), f->text.p, f->text.len);
 }
 
 static void walk(struct ctx *c, GMimeObject *obj, int depth)
@@ -827,6 +866,283 @@ static int prepare(struct features *f)
 	return 0;
 }
 
+/* ---- the light path ------------------------------------------------------ */
+
+/*
+ * Most mail is one text part with plain ASCII headers. For such a message
+ * GMime's object tree (allocations, lazy decoding, teardown) costs more than
+ * everything else together, and it decodes nothing: the light path reads the
+ * header block itself and emits exactly the features the GMime path would.
+ * It only accepts what it fully understands and bails out (to GMime) before
+ * emitting anything on the slightest doubt: 8-bit or encoded words in headers,
+ * a header that must be unique appearing twice, continuation or name oddities,
+ * Content-Type other than text/plain or text/html with simple parameters,
+ * a transfer encoding, a file name, a disposition, or a charset that would
+ * need converting. tests/unit/test_content.c checks both paths agree.
+ */
+#define LIGHT_HEADERS_MAX 128
+
+struct light_hdr {
+	const char *name, *value;
+	size_t nlen, vlen;
+};
+
+struct light_msg {
+	struct light_hdr h[LIGHT_HEADERS_MAX];
+	size_t n;
+	size_t body;
+	const char *subject, *from, *reply_to;
+	size_t subject_len, from_len, reply_to_len;
+	bool html;
+	char charset[48];  /* lowercase canonical, "" when none needs a feature */
+};
+
+static bool name_is(const struct light_hdr *h, const char *lit)
+{
+	size_t n = strlen(lit);
+	return h->nlen == n && !strncasecmp(h->name, lit, n);
+}
+
+/* Headers GMime insists on seeing once (it warns and picks one otherwise). */
+static bool unique_header(const struct light_hdr *h)
+{
+	static const char *const names[] = { "from", "sender", "reply-to", "to", "cc", "bcc",
+					      "subject", "date", "message-id", "in-reply-to",
+					      "references", "mime-version" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(h, names[i]))
+			return true;
+	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
+}
+
+static const char *trim(const char *p, size_t *n)
+{
+	while (*n && isspace((unsigned char)*p))
+		p++, (*n)--;
+	while (*n && isspace((unsigned char)p[*n - 1]))
+		(*n)--;
+	return p;
+}
+
+static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
+{
+	size_t pos = 0;
+	lm->n = 0;
+	for (;;) {
+		if (pos >= len)
+			return false; /* no body separator: leave it to GMime */
+		const char *nl = memchr(msg + pos, '\n', len - pos);
+		if (!nl)
+			return false;
+		size_t eol = (size_t)(nl - msg), end = eol;
+		if (end > pos && msg[end - 1] == '\r')
+			end--;
+		for (size_t i = pos; i < end; i++) {
+			unsigned char ch = (unsigned char)msg[i];
+			if (ch >= 0x80 || ch == 0 || ch == '\r' ||
+			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
+				return false;
+		}
+		if (end == pos) {
+			lm->body = eol + 1;
+			return lm->n > 0;
+		}
+		if (msg[pos] == ' ' || msg[pos] == '\t') {
+			if (!lm->n)
+				return false;
+			struct light_hdr *h = &lm->h[lm->n - 1];
+			h->vlen = end - (size_t)(h->value - msg);
+		} else {
+			const char *colon = memchr(msg + pos, ':', end - pos);
+			if (!colon || colon == msg + pos || lm->n == LIGHT_HEADERS_MAX)
+				return false;
+			for (const char *p = msg + pos; p < colon; p++)
+				if (*p <= ' ' || *p > '~')
+					return false;
+			lm->h[lm->n++] = (struct light_hdr){ msg + pos, colon + 1,
+							     (size_t)(colon - msg - pos),
+							     end - (size_t)(colon + 1 - msg) };
+		}
+		pos = eol + 1;
+	}
+}
+
+/* "text/plain; charset=x; format=flowed": true when simple enough. */
+static bool light_content_type(const char *v, size_t n, struct light_msg *lm, char *cs,
+			       size_t cslen)
+{
+	if (memchr(v, '(', n) || memchr(v, '\\', n))
+		return false;
+	v = trim(v, &n);
+	const char *semi = memchr(v, ';', n);
+	size_t tn = semi ? (size_t)(semi - v) : n;
+	const char *t = trim(v, &tn);
+	if (tn == 10 && !strncasecmp(t, "text/plain", 10))
+		lm->html = false;
+	else if (tn == 9 && !strncasecmp(t, "text/html", 9))
+		lm->html = true;
+	else
+		return false;
+	cs[0] = '\0';
+	while (semi) {
+		const char *p = semi + 1;
+		size_t left = n - (size_t)(p - v);
+		semi = memchr(p, ';', left);
+		size_t pn = semi ? (size_t)(semi - p) : left;
+		p = trim(p, &pn);
+		if (!pn)
+			return false; /* GMime warns about empty parameters */
+		const char *eq = memchr(p, '=', pn);
+		if (!eq || memchr(p, '*', (size_t)(eq - p)) || memchr(p, '"', (size_t)(eq - p)))
+			return false;
+		size_t kn = (size_t)(eq - p), vn = pn - kn - 1;
+		const char *k = trim(p, &kn), *val = trim(eq + 1, &vn);
+		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"')
+			val++, vn -= 2;
+		if (memchr(val, '"', vn) || memchr(val, ';', vn))
+			return false;
+		if (kn == 4 && !strncasecmp(k, "name", 4))
+			return false;
+		if (kn == 7 && !strncasecmp(k, "charset", 7)) {
+			if (vn == 0 || vn >= cslen)
+				return false;
+			memcpy(cs, val, vn);
+			cs[vn] = '\0';
+		}
+	}
+	return true;
+}
+
+static bool ascii_clean(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80 || p[i] == 0x1b)
+			return false;
+	return true;
+}
+
+/* Decides whether msg takes the light path; fills lm. Emits nothing. */
+static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
+{
+	if (len >= 5 && !memcmp(msg, "From ", 5))
+		return false;
+	if (!light_headers(msg, len, lm))
+		return false;
+	char cs[48] = "";
+	bool have_ct = false;
+	lm->html = false;
+	lm->subject = lm->from = lm->reply_to = NULL;
+	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (unique_header(h))
+			for (size_t j = 0; j < i; j++)
+				if (h->nlen == lm->h[j].nlen &&
+				    !strncasecmp(h->name, lm->h[j].name, h->nlen))
+					return false;
+		if (name_is(h, "content-type")) {
+			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
+				return false;
+			have_ct = true;
+		} else if (name_is(h, "content-transfer-encoding")) {
+			size_t n = h->vlen;
+			const char *v = trim(h->value, &n);
+			if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
+			      (n == 6 && !strncasecmp(v, "binary", 6))))
+				return false;
+		} else if (h->nlen > 8 && !strncasecmp(h->name, "content-", 8)) {
+			return false; /* disposition, id, location...: GMime knows them */
+		} else if (name_is(h, "subject")) {
+			lm->subject = h->value, lm->subject_len = h->vlen;
+		} else if (name_is(h, "from")) {
+			lm->from = h->value, lm->from_len = h->vlen;
+		} else if (name_is(h, "reply-to")) {
+			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
+		}
+	}
+	(void)have_ct;
+	lm->charset[0] = '\0';
+	if (cs[0]) {
+		const char *canon = g_mime_charset_canon_name(cs);
+		size_t k = 0;
+		for (; canon && canon[k] && k < sizeof(lm->charset) - 1; k++)
+			lm->charset[k] = (char)tolower((unsigned char)canon[k]);
+		lm->charset[k] = '\0';
+		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
+			lm->charset[0] = '\0';
+		} else {
+			/* ASCII-compatible charsets only, and then only for ASCII text */
+			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
+				return false;
+			size_t n = len - lm->body;
+			if (n > MIME_PART_DECODED_MAX)
+				n = MIME_PART_DECODED_MAX;
+			if (!ascii_clean(msg + lm->body, n))
+				return false;
+		}
+	}
+	return true;
+}
+
+static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char *v, size_t n)
+{
+	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
+	if (!v)
+		return NULL;
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		n = CONTENT_HEADER_VALUE_MAX;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+	tmp[n] = '\0';
+	return internet_address_list_parse(opts, tmp);
+}
+
+static void light_message(struct ctx *c, const char *msg, size_t len, const struct light_msg *lm)
+{
+	struct features *f = c->f;
+	struct hdr_state st = { .s_hn = family_seed("hn") };
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (h->nlen >= 8 && !strncasecmp(h->name, "content-", 8))
+			continue; /* GMime files these under the body part */
+		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
+	}
+	/* GMime parses every address header of a message: its warnings are features */
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (name_is(h, "to") || name_is(h, "cc") || name_is(h, "bcc") ||
+		    name_is(h, "sender")) {
+			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
+			if (l)
+				g_object_unref(l);
+		}
+	}
+	InternetAddressList *from = light_addresses(opts, lm->from, lm->from_len);
+	InternetAddressList *reply_to = light_addresses(opts, lm->reply_to, lm->reply_to_len);
+	g_mime_parser_options_free(opts);
+	header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from, reply_to);
+	if (from)
+		g_object_unref(from);
+	if (reply_to)
+		g_object_unref(reply_to);
+
+	const char *ts = lm->html ? "text/html" : "text/plain";
+	c->parts = 1;
+	structure_add(c, ts);
+	emitf(c, "pt", "%s", ts);
+	if (lm->charset[0])
+		emitf(c, "cs", "%s", lm->charset);
+	size_t n = len - lm->body;
+	if (n >= MIME_PART_DECODED_MAX) {
+		n = MIME_PART_DECODED_MAX;
+		emit1(c, "m", "#part_cut");
+	}
+	(void)f;
+	part_text(c, lm->html, msg + lm->body, n);
+}
+
 int features_extract(struct features *f, const char *msg, size_t len)
 {
 	pthread_once(&gmime_once, gmime_start);
@@ -845,6 +1161,11 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	ngrams(&c, msg, len);
 	emitf(&c, "m", "#size%u", bucket_log2(len));
 
+	struct light_msg lm;
+	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(msg, len, &lm)) {
+		light_message(&c, msg, len, &lm);
+		goto done;
+	}
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg, len);
 	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
 	GMimeParserOptions *opts = g_mime_parser_options_new();
@@ -863,7 +1184,7 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	g_mime_parser_options_free(opts);
 	g_object_unref(parser);
 	g_object_unref(stream);
-
+done:
 	if (c.slen)
 		emit1(&c, "ct", c.structure);
 	if (!c.any_text)

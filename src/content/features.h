@@ -27,6 +27,7 @@
 enum {
 	FEAT_NAMES = 1u << 0,     /* keep names (slower) */
 	FEAT_NO_NGRAMS = 1u << 1, /* leave out the 4-gram family (golden files) */
+	FEAT_NO_LIGHT = 1u << 2,  /* always parse with GMime (tests of the light path) */
 };
 
 struct features {
