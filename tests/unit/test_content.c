@@ -171,6 +171,44 @@ static void test_crlf_equals_lf(void **state)
 	free(crlf);
 }
 
+/* The light path must give exactly GMime's features (see features.c). */
+static void test_light_path_equals_gmime(void **state)
+{
+	(void)state;
+	static const char *const msgs[] = {
+		"From: Alice <alice@a.example>\nTo: b@b.example, \"Doe, J\" <j@d.example>\n"
+		"Subject: hello there!\nMessage-ID: <x@a.example>\nDate: Mon, 1 Jan 2001\n"
+		"X-Mailer: Foo 1.0\nReceived: from a.example (a.example [192.0.2.1])\n"
+		"\tby mx.example with ESMTP id 123; Mon, 1 Jan 2001\n\n"
+		"Plain text, see http://www.example.com/x and www.test.example.\n",
+		"From: x@y.example\r\nContent-Type: text/html; charset=\"iso-8859-1\"\r\n"
+		"Content-Transfer-Encoding: 7bit\r\nReply-To: z@other.example\r\n\r\n"
+		"<p>Buy <a href=\"http://shop.example/\">now</a></p>\r\n",
+		"Subject: no from\nTo: undisclosed-recipients:;\nCc: bad address <<>>\n\nbody\n",
+		"Subject: utf8\nContent-Type: text/plain; charset=utf-8; format=flowed\n\n"
+		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
+		/* these must bail out to GMime; still the same features */
+		"Subject: =?utf-8?q?encoded?=\n\nx\n",
+		"Subject: a\nSubject: b\n\ntwo subjects\n",
+		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+		"Content-Type: text/plain;;\n\nempty parameter\n",
+		"Content-Type: text/plain; name=x.txt\n\nnamed\n",
+		"Subject: \xe9t\xe9\n\n" "8-bit header\n",
+		"Subject: no body separator\n",
+		"From someone Mon Jan 1\nSubject: mbox\n\nx\n",
+	};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		char *light = feature_lines(msgs[i], strlen(msgs[i]), 0);
+		char *gmime = feature_lines(msgs[i], strlen(msgs[i]), FEAT_NO_LIGHT);
+		if (strcmp(light, gmime) != 0) {
+			fprintf(stderr, "message %zu:\nlight:\n%s\ngmime:\n%s\n", i, light, gmime);
+			fail();
+		}
+		free(light);
+		free(gmime);
+	}
+}
+
 static void test_empty_and_garbage(void **state)
 {
 	(void)state;
@@ -474,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_huge_headers),
 		cmocka_unit_test(test_deep_nesting_and_many_parts),
 		cmocka_unit_test(test_crlf_equals_lf),
+		cmocka_unit_test(test_light_path_equals_gmime),
 		cmocka_unit_test(test_empty_and_garbage),
 		cmocka_unit_test(test_hash_stability),
 		cmocka_unit_test(test_html_to_text),
