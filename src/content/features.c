@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#define XXH_INLINE_ALL /* short keys: the call overhead is most of the cost */
 #include <xxhash.h>
 
 #define SEEN_BITS 17 /* dedup table, > 2 * CONTENT_FEATURES_MAX (+ growth slack) */
@@ -39,6 +40,11 @@ static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
 static void gmime_start(void)
 {
 	g_mime_init();
+}
+
+void features_global_init(void)
+{
+	pthread_once(&gmime_once, gmime_start);
 }
 
 void features_init(struct features *f, unsigned flags)
@@ -245,14 +251,26 @@ static void ngrams(struct ctx *c, const char *msg, size_t len)
 
 /* ---- words -------------------------------------------------------------- */
 
-static bool word_start(unsigned char ch)
+/* Byte classes of the tokenizer (a table: this runs on every byte of text).
+ * Bit 1: starts a word (ASCII letters and digits, '$', every non-ASCII byte,
+ * so UTF-8 words stay whole); bit 2: may continue one (also - ' . _). */
+enum { WORD_START = 1, WORD_INNER = 2 };
+static const unsigned char word_class[256] = {
+#define S3 (WORD_START | WORD_INNER)
+	['$'] = S3, ['-'] = WORD_INNER, ['\''] = WORD_INNER, ['.'] = WORD_INNER,
+	['_'] = WORD_INNER,
+	['0' ... '9'] = S3, ['A' ... 'Z'] = S3, ['a' ... 'z'] = S3, [0x80 ... 0xff] = S3,
+#undef S3
+};
+
+static inline bool word_start(unsigned char ch)
 {
-	return isalnum(ch) || ch >= 0x80 || ch == '$';
+	return word_class[ch] & WORD_START;
 }
 
-static bool word_inner(unsigned char ch)
+static inline bool word_inner(unsigned char ch)
 {
-	return word_start(ch) || ch == '-' || ch == '\'' || ch == '.' || ch == '_';
+	return word_class[ch] & WORD_INNER;
 }
 
 /* Calls fn for each normalised token of s (lowercase ASCII, trimmed). */

@@ -47,6 +47,9 @@ struct features {
 	size_t decoded;      /* decoded bytes used so far in this message */
 };
 
+/* GMime's one-time initialisation; features_extract() calls it too, but a
+ * program about to start threads calls it first. */
+void features_global_init(void);
 /* Ready for use; no allocation until the first message. */
 void features_init(struct features *f, unsigned flags);
 void features_free(struct features *f);

@@ -9,7 +9,7 @@
  * result line per message: "<path> judge=.. class=.. score=..".
  * Self-contained on purpose: it shares no code with mxscreen.
  *
- * usage: baseline-lr4 INDEX > RESULTS
+ * usage: baseline-lr4 INDEX > RESULTS (built by bench/classifier/run)
  */
 #include <math.h>
 #include <stdint.h>
@@ -39,7 +39,7 @@ static uint32_t hash4(const unsigned char *p)
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: baseline-lr4 INDEX > RESULTS\n");
+		fprintf(stderr, "usage: baseline-lr4 INDEX > RESULTS (built by bench/classifier/run)\n");
 		return 2;
 	}
 	FILE *idx = fopen(argv[1], "r");
