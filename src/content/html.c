@@ -32,8 +32,9 @@ static const char *memmem_ci(const char *h, size_t hn, const char *needle)
 	size_t nn = strlen(needle);
 	if (nn > hn)
 		return NULL;
+	int first = tolower((unsigned char)needle[0]);
 	for (size_t i = 0; i + nn <= hn; i++)
-		if (!strncasecmp(h + i, needle, nn))
+		if (tolower((unsigned char)h[i]) == first && !strncasecmp(h + i, needle, nn))
 			return h + i;
 	return NULL;
 }
@@ -42,8 +43,9 @@ static const char *memmem_ci(const char *h, size_t hn, const char *needle)
 static size_t attr_value(const char *tag, size_t n, const char *attr, const char **val)
 {
 	size_t an = strlen(attr);
+	int first = attr[0]; /* attr is lowercase */
 	for (size_t i = 0; i + an <= n; i++) {
-		if (strncasecmp(tag + i, attr, an) != 0)
+		if ((tag[i] | 0x20) != first || strncasecmp(tag + i, attr, an) != 0)
 			continue;
 		if (i > 0 && !isspace((unsigned char)tag[i - 1]) && tag[i - 1] != '"' &&
 		    tag[i - 1] != '\'')
