@@ -46,6 +46,8 @@ struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t er
 			free(s);
 			return NULL;
 		}
+		log_msg(LOG_INFO, NULL, "event=content_model path=%s",
+			content_filter_path(s->content));
 	}
 	s->cfg = config_ref(cfg);
 	return s;
