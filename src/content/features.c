@@ -2,7 +2,8 @@
  * features.c - MIME decoding (GMime) and feature extraction; see features.h.
  *
  * Order of work for one message: raw 4-grams of the start (no parse needed),
- * then GMime parses the message; top-level headers give header tokens; the
+ * then either the light path (one text part, plain ASCII headers: see "the
+ * light path" below) or GMime parses the message; top-level headers give header tokens; the
  * MIME tree is walked depth-first (at most MIME_PARTS_MAX parts, nesting
  * MIME_DEPTH_MAX), text parts are decoded through GMime's transfer-decoding
  * and charset filters, at most MIME_PART_DECODED_MAX bytes each and
@@ -114,7 +115,7 @@ struct ctx {
 	struct features *f;
 	int oom;
 	/* family seeds, computed once per message (cheap) */
-	uint64_t s_w, s_s, s_fn, s_r, s_xm, s_u, s_att, s_li;
+	uint64_t s_w, s_s, s_fn, s_r, s_xm, s_u, s_li;
 	size_t urls;
 	char structure[STRUCT_MAX];
 	size_t slen;
@@ -1052,7 +1053,6 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 	if (!light_headers(msg, len, lm))
 		return false;
 	char cs[48] = "";
-	bool have_ct = false;
 	lm->html = false;
 	lm->subject = lm->from = lm->reply_to = NULL;
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
@@ -1066,7 +1066,6 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 		if (name_is(h, "content-type")) {
 			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
 				return false;
-			have_ct = true;
 		} else if (name_is(h, "content-transfer-encoding")) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
@@ -1083,7 +1082,6 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
 	}
-	(void)have_ct;
 	lm->charset[0] = '\0';
 	if (cs[0]) {
 		const char *canon = g_mime_charset_canon_name(cs);
@@ -1122,7 +1120,6 @@ static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char
 
 static void light_message(struct ctx *c, const char *msg, size_t len, const struct light_msg *lm)
 {
-	struct features *f = c->f;
 	struct hdr_state st = { .s_hn = family_seed("hn") };
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
@@ -1162,7 +1159,6 @@ static void light_message(struct ctx *c, const char *msg, size_t len, const stru
 		n = MIME_PART_DECODED_MAX;
 		emit1(c, "m", "#part_cut");
 	}
-	(void)f;
 	part_text(c, lm->html, msg + lm->body, n);
 }
 
@@ -1178,7 +1174,6 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	c.s_r = family_seed("r");
 	c.s_xm = family_seed("xm");
 	c.s_u = family_seed("u");
-	c.s_att = family_seed("att");
 	c.s_li = family_seed("li");
 
 	ngrams(&c, msg, len);
