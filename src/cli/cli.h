@@ -60,5 +60,14 @@ void cli_static_txt_answer(const struct cli_static_txt *st, const char *name,
 			   struct slice *recs, struct txt_answer *ans);
 /* Reads a message from in, turning bare LF line ends into CRLF. 0 or -1. */
 int cli_read_message(FILE *in, struct buf *out);
+int cmd_classify(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_train(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_eval(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_features(struct cli_ctx *ctx, int argc, char **argv);
+
+struct buf;
+/* Reads a whole file / stream into b (bounded); 0, or -1 with errno. */
+int cli_read_file(const char *path, struct buf *b);
+int cli_read_stream(FILE *f, struct buf *b);
 
 #endif

@@ -6,6 +6,7 @@
  * dump: prints the effective configuration. doc: the settings table, Markdown.
  */
 #include "cli/cli.h"
+#include "content/classify.h"
 #include "core/config.h"
 #include "deliver/recipients.h"
 #include "net/tls.h"
@@ -14,6 +15,20 @@
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
+
+static int check_content(const struct config *c, char *err, size_t errlen)
+{
+	if (!c->content_filter)
+		return 0;
+	char sub[512];
+	struct content_filter *cf = content_filter_new(c->content_model, sub, sizeof(sub));
+	if (!cf) {
+		snprintf(err, errlen, "content_model: %s", sub);
+		return -1;
+	}
+	content_filter_free(cf);
+	return 0;
+}
 
 static int check_tls(const struct config *c, char *err, size_t errlen)
 {
@@ -56,7 +71,7 @@ int cmd_config(struct cli_ctx *ctx, int argc, char **argv)
 		config_dump(c, stdout);
 	} else {
 		struct recipients *r = recipients_load(c->recipients, err, sizeof(err));
-		if (!r || check_tls(c, err, sizeof(err)) < 0) {
+		if (!r || check_tls(c, err, sizeof(err)) < 0 || check_content(c, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscreen: config error: %s\n", err);
 			rc = EXIT_USAGE;
 		} else {

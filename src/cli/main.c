@@ -50,6 +50,10 @@ static const struct command commands[] = {
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
+	{ "classify", cmd_classify, "classify [--batch] [--json] [--model FILE] < MESSAGE" },
+	{ "train", cmd_train, "train --spam|--ham [--model FILE] FILE..." },
+	{ "eval", cmd_eval, "eval --index DIR/full/index [--model FILE | --fresh] [--results FILE]" },
+	{ "features", cmd_features, "features [--no-ngrams] < MESSAGE   feature names (debugging)" },
 	{ "version", cmd_version, "version" },
 };
 

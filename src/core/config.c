@@ -106,6 +106,13 @@ static const struct config_setting settings[] = {
 	STR(arc_trusted_sealers, "",
 	    "ARC sealers (d= of the newest ARC-Seal, comma separated) whose passing chain overrides "
 	    "a DMARC failure: mailing lists and forwarders you trust"),
+	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
+	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
+	STR(content_model, "models/mxscreen.model",
+	    "Classifier model file; a relative path is looked up in the working directory, "
+	    "then next to the program's directory (../ of the binary)"),
+	NUM(CFG_UINT, content_junk_scl, "5", 1, 10,
+	    "Spam Confidence Level (0-9) from which a message goes to the Junk folder; 10: never"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

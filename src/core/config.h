@@ -65,6 +65,10 @@ struct config {
 	bool dkim_check;
 	bool dmarc_enforce;
 	char *arc_trusted_sealers;
+	/* content classifier */
+	bool content_filter;
+	char *content_model;
+	uint64_t content_junk_scl;
 };
 
 struct config_setting {

@@ -83,5 +83,27 @@
 #define DMARC_FROM_DOMAINS_MAX 4
 /* TXT record octets considered for a key or policy record. */
 #define AUTH_TXT_MAX 8192
+/* Content classifier (src/content/). No RFC sets these; they bound the work
+ * and memory one message can cost the classifier, whatever its size. */
+/* MIME parts examined per message, and multipart/message nesting depth. */
+#define MIME_PARTS_MAX 64
+#define MIME_DEPTH_MAX 8
+/* Decoded (transfer-decoded, UTF-8) text kept per message, all parts together. */
+#define MIME_DECODED_MAX (256 * 1024)
+/* Decoded bytes read from one part (text parts are cut here). */
+#define MIME_PART_DECODED_MAX (128 * 1024)
+/* Raw octets of the message start fed to the character 4-gram family. */
+#define CONTENT_NGRAM_PREFIX 3000
+/* Words of decoded text turned into word and word-pair features. */
+#define CONTENT_WORDS_MAX 3000
+/* Features per message, all families together (beyond: the rest is dropped). */
+#define CONTENT_FEATURES_MAX 32768
+/* A header value looked at by the header-token family. */
+#define CONTENT_HEADER_VALUE_MAX 2048
+/* Model hash bits: 2^16..2^22 weights (the model file stays <= 32 MiB with its
+ * training state, <= 16 MiB without). */
+#define MODEL_BITS_MIN 16
+#define MODEL_BITS_MAX 22
+#define MODEL_BITS_DEFAULT 20
 
 #endif

@@ -100,6 +100,14 @@ static const struct reason_info reasons[R__COUNT] = {
 		"or DKIM pass, so it was delivered to the recipient's Junk folder, as the domain "
 		"owner asked.",
 		"As for MXS-DMARC-001: align SPF or DKIM with the From domain." },
+	[R_CONTENT_JUNK] = { "MXS-CNT-001", "content classified as junk",
+		"The content classifier gave the message a Spam Confidence Level (SCL) at or above "
+		"this server's junk threshold, so it was delivered to the recipient's Junk folder "
+		"instead of the Inbox. The X-Mxscreen-Reasons header of the delivered message names "
+		"the features that weighed most.",
+		"Send what recipients asked for, from a consistent domain, with a plain-text part, "
+		"working unsubscribe links and no link shorteners or hidden text. Recipients who "
+		"mark your mail as not junk teach the classifier." },
 };
 
 const struct reason_info *reason_get(enum reason r)

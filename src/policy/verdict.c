@@ -2,8 +2,9 @@
  * verdict.c - the verdict engine; see verdict.h.
  */
 #include "policy/verdict.h"
-
+#include "content/classify.h"
 #include "core/config.h"
+
 
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +52,32 @@ static void decide_dmarc(const struct config *cfg, const struct verdict_facts *f
 	}
 }
 
+/* A feature name made safe for a header value: printable ASCII, no ';'. */
+static void header_safe(const char *in, char *out, size_t outlen)
+{
+	size_t k = 0;
+	for (; *in && k + 1 < outlen; in++) {
+		unsigned char ch = (unsigned char)*in;
+		out[k++] = ch > 0x20 && ch < 0x7f && ch != ';' ? (char)ch : '?';
+	}
+	out[k] = '\0';
+}
+
+/* X-Mxscreen-SCL and X-Mxscreen-Reasons (folded, one feature a line). */
+static int content_headers(struct buf *h, const struct content_result *c, enum reason r)
+{
+	int rc = buf_printf(h, "X-Mxscreen-SCL: %d\r\nX-Mxscreen-Reasons: %s; p=%.4f",
+			    c->scl, r == R_NONE ? "none" : reason_get(r)->code, c->probability);
+	for (size_t i = 0; rc == 0 && i < c->ntop; i++) {
+		char name[sizeof(c->top[i].name)];
+		header_safe(c->top[i].name, name, sizeof(name));
+		rc = buf_printf(h, ";\r\n\t%s=%+.3f", name, c->top[i].contribution);
+	}
+	if (rc == 0)
+		rc = buf_append_str(h, "\r\n");
+	return rc;
+}
+
 void verdict_decide(const struct config *cfg, const struct verdict_facts *facts,
 		    struct verdict *v)
 {
@@ -58,6 +85,17 @@ void verdict_decide(const struct config *cfg, const struct verdict_facts *facts,
 	v->action = VERDICT_INBOX;
 	v->reason = R_NONE;
 	decide_dmarc(cfg, facts, v);
+	if (v->action == VERDICT_REJECT)
+		return;
+	const struct content_result *c = facts->content;
+	if (c && cfg->content_filter) {
+		if (v->action == VERDICT_INBOX && (uint64_t)c->scl >= cfg->content_junk_scl) {
+			v->action = VERDICT_JUNK;
+			v->reason = R_CONTENT_JUNK;
+		}
+		if (content_headers(&v->headers, c, v->reason) < 0)
+			buf_reset(&v->headers); /* out of memory: deliver without them */
+	}
 }
 
 void verdict_free(struct verdict *v)

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 struct config;
+struct content_result;
 
 enum verdict_action { VERDICT_INBOX, VERDICT_JUNK, VERDICT_REJECT, VERDICT_TEMPFAIL };
 
@@ -42,6 +43,7 @@ struct verdict_facts {
 	const char *dmarc;       /* "none", "pass", "fail", "temperror", "permerror" */
 	const char *dmarc_from;  /* the author domain DMARC decided on, or NULL */
 	const char *dmarc_disposition; /* fail: "none", "quarantine", "reject" after pct */
+	const struct content_result *content; /* classifier output; NULL: not classified */
 };
 
 struct verdict {

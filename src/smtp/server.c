@@ -2,6 +2,7 @@
  * server.c - listeners, settings generations and server-wide state; see server.h.
  */
 #include "smtp/server.h"
+#include "content/classify.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "deliver/pool.h"
@@ -34,6 +35,20 @@ struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t er
 		free(s);
 		return NULL;
 	}
+	if (cfg->content_filter) {
+		char sub[512];
+		s->content = content_filter_new(cfg->content_model, sub, sizeof(sub));
+		if (!s->content) {
+			snprintf(err, errlen, "content_model: %s (content_filter = no runs without it)",
+				 sub);
+			SSL_CTX_free(s->tls);
+			recipients_free(s->rcpts);
+			free(s);
+			return NULL;
+		}
+		log_msg(LOG_INFO, NULL, "event=content_model path=%s",
+			content_filter_path(s->content));
+	}
 	s->cfg = config_ref(cfg);
 	return s;
 }
@@ -50,6 +65,7 @@ void smtp_settings_unref(struct smtp_settings *s)
 		return;
 	SSL_CTX_free(s->tls);
 	recipients_free(s->rcpts);
+	content_filter_free(s->content);
 	config_unref(s->cfg);
 	free(s);
 }

@@ -21,12 +21,14 @@ struct dns;
 struct smtp_session;
 struct config;
 struct recipients;
+struct content_filter;
 
 struct smtp_settings {
 	int refs;
 	struct config *cfg;
 	SSL_CTX *tls;             /* NULL: STARTTLS not offered */
 	struct recipients *rcpts;
+	struct content_filter *content; /* NULL when content_filter = no */
 };
 
 /* Builds settings from a finished config; NULL with err set. */

@@ -27,6 +27,7 @@
 #include "deliver/pool.h"
 #include "deliver/recipients.h"
 #include "net/fcrdns.h"
+#include "content/classify.h"
 #include "policy/verdict.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
@@ -847,10 +848,16 @@ static void data_verdict(struct smtp_session *s)
 		.message = { s->msg.p ? s->msg.p : "", s->msg.len },
 	};
 	auth_facts(s, &facts);
+	struct content_result content;
+	if (s->set->content &&
+	    content_filter_classify(s->set->content, facts.message.p, facts.message.len,
+				    &content) == 0)
+		facts.content = &content;
 	struct verdict v;
 	verdict_decide(s->cfg, &facts, &v);
-	log_msg(LOG_INFO, s->id, "event=verdict msgid=%s verdict=%s reason=%s", s->msgid,
-		verdict_action_name(v.action), reason_get(v.reason)->code);
+	log_msg(LOG_INFO, s->id, "event=verdict msgid=%s verdict=%s reason=%s scl=%d", s->msgid,
+		verdict_action_name(v.action), reason_get(v.reason)->code,
+		facts.content ? content.scl : -1);
 	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
 		REFUSE(s, v.code, v.enh, v.reason, "Message refused: %s",
 		       v.detail[0] ? v.detail : reason_get(v.reason)->title);

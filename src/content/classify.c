@@ -1,0 +1,168 @@
+/*
+ * classify.c - probability, SCL, top features; the serving content filter. See classify.h.
+ */
+#include "content/classify.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const double content_scl_cuts[SCL_MAX] = { 0.01, 0.03, 0.10, 0.25, 0.50,
+					   0.75, 0.90, 0.98, 0.999 };
+
+int content_scl(double p)
+{
+	int scl = 0;
+	while (scl < SCL_MAX && p >= content_scl_cuts[scl])
+		scl++;
+	return scl;
+}
+
+void content_classify_features(const struct model *m, const struct features *f, size_t ntop,
+			       struct content_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->score = model_score(m, f);
+	r->probability = model_probability(m, r->score);
+	r->scl = content_scl(r->probability);
+	if (!(f->flags & FEAT_NAMES))
+		return;
+	if (ntop > CONTENT_TOP_MAX)
+		ntop = CONTENT_TOP_MAX;
+	/* keep the ntop largest |contribution|, sorted, by insertion */
+	size_t idx[CONTENT_TOP_MAX];
+	double val[CONTENT_TOP_MAX];
+	size_t k = 0;
+	for (size_t i = 0; i < f->n; i++) {
+		double c = model_contribution(m, f, i);
+		if (c == 0)
+			continue;
+		size_t pos = k;
+		while (pos > 0 && fabs(val[pos - 1]) < fabs(c))
+			pos--;
+		if (pos >= ntop)
+			continue;
+		size_t end = k < ntop ? k : ntop - 1;
+		memmove(idx + pos + 1, idx + pos, (end - pos) * sizeof(idx[0]));
+		memmove(val + pos + 1, val + pos, (end - pos) * sizeof(val[0]));
+		idx[pos] = i;
+		val[pos] = c;
+		if (k < ntop)
+			k++;
+	}
+	for (size_t i = 0; i < k; i++) {
+		snprintf(r->top[i].name, sizeof(r->top[i].name), "%s", features_name(f, idx[i]));
+		r->top[i].contribution = val[i];
+	}
+	r->ntop = k;
+}
+
+/* ---- serving ------------------------------------------------------------ */
+
+struct content_filter {
+	char path[PATH_MAX];
+	struct model *model;
+	struct features feat;
+	struct stat st;   /* of the mapped file */
+	time_t checked;
+};
+
+int content_model_resolve(const char *path, char *out, size_t outlen)
+{
+	if (path[0] == '/' || access(path, R_OK) == 0) {
+		if ((size_t)snprintf(out, outlen, "%s", path) >= outlen)
+			return -1;
+		return 0;
+	}
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			if ((size_t)snprintf(out, outlen, "%s/../%s", exe, path) < outlen &&
+			    access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	if ((size_t)snprintf(out, outlen, "%s", path) >= outlen)
+		return -1;
+	return 0;
+}
+
+struct content_filter *content_filter_new(const char *path, char *err, size_t errlen)
+{
+	struct content_filter *cf = calloc(1, sizeof(*cf));
+	if (!cf) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (content_model_resolve(path, cf->path, sizeof(cf->path)) < 0) {
+		snprintf(err, errlen, "model path too long");
+		free(cf);
+		return NULL;
+	}
+	cf->model = model_open(cf->path, err, errlen);
+	if (!cf->model || stat(cf->path, &cf->st) < 0) {
+		model_free(cf->model);
+		free(cf);
+		return NULL;
+	}
+	cf->checked = time(NULL);
+	features_init(&cf->feat, FEAT_NAMES);
+	return cf;
+}
+
+void content_filter_free(struct content_filter *cf)
+{
+	if (!cf)
+		return;
+	model_free(cf->model);
+	features_free(&cf->feat);
+	free(cf);
+}
+
+const char *content_filter_path(const struct content_filter *cf)
+{
+	return cf->path;
+}
+
+/* Re-maps the model when the file was replaced; keeps the old one on error. */
+static void refresh(struct content_filter *cf)
+{
+	time_t now = time(NULL);
+	if (now == cf->checked)
+		return;
+	cf->checked = now;
+	struct stat st;
+	if (stat(cf->path, &st) < 0)
+		return;
+	if (st.st_ino == cf->st.st_ino && st.st_dev == cf->st.st_dev &&
+	    st.st_mtime == cf->st.st_mtime && st.st_size == cf->st.st_size)
+		return;
+	char err[256];
+	struct model *m = model_open(cf->path, err, sizeof(err));
+	if (!m)
+		return;
+	model_free(cf->model);
+	cf->model = m;
+	cf->st = st;
+}
+
+int content_filter_classify(struct content_filter *cf, const char *msg, size_t len,
+			    struct content_result *r)
+{
+	refresh(cf);
+	if (features_extract(&cf->feat, msg, len) < 0) {
+		memset(r, 0, sizeof(*r));
+		return -1;
+	}
+	content_classify_features(cf->model, &cf->feat, 5, r);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * classify.h - spam probability, Spam Confidence Level and explanation of one message.
+ *
+ * SCL (0..9) is a fixed, documented mapping of the calibrated spam probability
+ * (docs/classifier.md): the cut points below are probabilities, so SCL >= 5
+ * means p >= 0.5 and SCL 9 means p >= 0.999. The model's calibration (Platt
+ * parameters in its header, fitted on out-of-sample scores by `eval
+ * --calibrate`) is what makes the probability mean what it says.
+ *
+ * struct content_filter is the serving side: a model path, the mmap'd model
+ * and a reusable feature buffer; it re-maps the model when the file was
+ * replaced (checked at most once a second), so `mxscreen train` on a live
+ * server takes effect without a restart. One per thread; not locked.
+ */
+#ifndef MX_CONTENT_CLASSIFY_H
+#define MX_CONTENT_CLASSIFY_H
+
+#include "content/features.h"
+#include "content/model.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define SCL_MAX 9
+#define CONTENT_TOP_MAX 8
+
+struct content_top {
+	char name[64];
+	double contribution; /* to the score; > 0 spammy */
+};
+
+struct content_result {
+	double score;       /* raw logit */
+	double probability; /* calibrated */
+	int scl;
+	struct content_top top[CONTENT_TOP_MAX];
+	size_t ntop;
+};
+
+/* Probability cut points of SCL 1..9. */
+extern const double content_scl_cuts[SCL_MAX];
+int content_scl(double probability);
+
+/* Classifies features already extracted; top needs FEAT_NAMES. */
+void content_classify_features(const struct model *m, const struct features *f, size_t ntop,
+			       struct content_result *r);
+
+struct content_filter;
+/* The model path is used as given, else resolved against the executable's
+ * ../ (a build directory in the source tree); NULL with err when unusable. */
+struct content_filter *content_filter_new(const char *path, char *err, size_t errlen);
+void content_filter_free(struct content_filter *cf);
+/* 0, or -1 (out of memory): r is then zeroed. */
+int content_filter_classify(struct content_filter *cf, const char *msg, size_t len,
+			    struct content_result *r);
+const char *content_filter_path(const struct content_filter *cf);
+/* Resolves a model path the way content_filter_new does; into out. */
+int content_model_resolve(const char *path, char *out, size_t outlen);
+
+#endif

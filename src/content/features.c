@@ -1,0 +1,1214 @@
+/*
+ * features.c - MIME decoding (GMime) and feature extraction; see features.h.
+ *
+ * Order of work for one message: raw 4-grams of the start (no parse needed),
+ * then either the light path (one text part, plain ASCII headers: see "the
+ * light path" below) or GMime parses the message; top-level headers give header tokens; the
+ * MIME tree is walked depth-first (at most MIME_PARTS_MAX parts, nesting
+ * MIME_DEPTH_MAX), text parts are decoded through GMime's transfer-decoding
+ * and charset filters, at most MIME_PART_DECODED_MAX bytes each and
+ * MIME_DECODED_MAX in all, and non-text parts are never decoded: their type
+ * and file name are features. Line ends do not matter: CR is ignored by the
+ * 4-gram family, so the same message read from a file (LF) or SMTP (CRLF) has
+ * the same features.
+ */
+#include "content/features.h"
+#include "content/html.h"
+#include "core/limits.h"
+
+#include <ctype.h>
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#define XXH_INLINE_ALL /* short keys: the call overhead is most of the cost */
+#include <xxhash.h>
+
+#define SEEN_BITS 17 /* dedup table, > 2 * CONTENT_FEATURES_MAX (+ growth slack) */
+#define SEEN_START 16384 /* 64 KiB: measured faster than growing from L1 size */
+#define TOKEN_MAX 40
+#define PAIR_WINDOW 2 /* 3 measured no better on either half of the corpus, and slower */
+#define URLS_MAX 200
+#define HEADERS_MAX 200
+#define STRUCT_MAX 256
+
+_Static_assert((1u << SEEN_BITS) >= 2 * CONTENT_FEATURES_MAX, "dedup table too small");
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+static void gmime_start(void)
+{
+	g_mime_init();
+}
+
+void features_global_init(void)
+{
+	pthread_once(&gmime_once, gmime_start);
+}
+
+void features_init(struct features *f, unsigned flags)
+{
+	memset(f, 0, sizeof(*f));
+	f->flags = flags;
+}
+
+void features_free(struct features *f)
+{
+	free(f->hash);
+	free(f->name_off);
+	free(f->seen);
+	free(f->words);
+	buf_free(&f->names);
+	buf_free(&f->text);
+	buf_free(&f->html);
+	memset(f, 0, sizeof(*f));
+}
+
+const char *features_name(const struct features *f, size_t i)
+{
+	if (!(f->flags & FEAT_NAMES) || i >= f->n)
+		return "";
+	return f->names.p + f->name_off[i];
+}
+
+/* ---- hashing ----------------------------------------------------------- */
+
+static uint64_t family_seed(const char *fam)
+{
+	return XXH3_64bits(fam, strlen(fam));
+}
+
+static uint32_t hash_token(uint64_t seed, const char *tok, size_t n)
+{
+	return (uint32_t)XXH3_64bits_withSeed(tok, n, seed);
+}
+
+uint32_t features_hash_name(const char *name)
+{
+	const char *colon = strchr(name, ':');
+	if (!colon)
+		return hash_token(0, name, strlen(name));
+	char fam[16];
+	size_t fn = (size_t)(colon - name);
+	if (fn >= sizeof(fam))
+		fn = sizeof(fam) - 1;
+	memcpy(fam, name, fn);
+	fam[fn] = '\0';
+	return hash_token(family_seed(fam), colon + 1, strlen(colon + 1));
+}
+
+static uint32_t mix32(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (uint32_t)x;
+}
+
+/* ---- emission ---------------------------------------------------------- */
+
+struct ctx {
+	struct features *f;
+	int oom;
+	/* family seeds, computed once per message (cheap) */
+	uint64_t s_w, s_s, s_fn, s_r, s_xm, s_u, s_li;
+	size_t urls;
+	char structure[STRUCT_MAX];
+	size_t slen;
+	size_t parts;
+	bool any_text, any_plain, any_html;
+	struct html_facts hf;
+	/* names of the last words, for pair names */
+	char last[3][TOKEN_MAX + 1];
+	uint32_t lasth[3];
+	size_t nlast;
+};
+
+static __attribute__((noinline)) void add_name(struct ctx *c, const char *fam, const char *tok,
+					       size_t n)
+{
+	struct features *f = c->f;
+	f->name_off[f->n] = (uint32_t)f->names.len;
+	if (buf_append_str(&f->names, fam) < 0 || buf_append(&f->names, ":", 1) < 0)
+		goto oom;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)tok[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+			if (buf_printf(&f->names, "\\x%02x", ch) < 0)
+				goto oom;
+		} else if (buf_append(&f->names, &tok[i], 1) < 0) {
+			goto oom;
+		}
+	}
+	if (buf_append(&f->names, "", 1) < 0)
+		goto oom;
+	return;
+oom:
+	c->oom = 1;
+}
+
+/* The dedup table holds hashes (0 is "empty": a zero hash is stored as 1,
+ * which only merges two features in 2^32) in its first seen_mask + 1 slots;
+ * it starts small so that it stays in the L1 cache, and is cleared by memset. */
+static void seen_insert(struct features *f, uint32_t key)
+{
+	size_t i = key & f->seen_mask;
+	while (f->seen[i])
+		i = (i + 1) & f->seen_mask;
+	f->seen[i] = key;
+}
+
+static __attribute__((noinline)) void seen_grow(struct features *f)
+{
+	f->seen_mask = f->seen_mask * 2 + 1;
+	memset(f->seen, 0, (f->seen_mask + 1) * sizeof(*f->seen));
+	for (size_t k = 0; k < f->n; k++)
+		seen_insert(f, f->hash[k] ? f->hash[k] : 1);
+}
+
+/* Adds feature h unless already present; fam/tok only used for its name.
+ * The hottest function of the classifier: inlined, names out of line. */
+static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *tok, size_t n)
+{
+	struct features *f = c->f;
+	if (f->n >= CONTENT_FEATURES_MAX) {
+		f->truncated = true;
+		return;
+	}
+	if (f->n * 2 >= f->seen_mask)
+		seen_grow(f);
+	uint32_t key = h ? h : 1;
+	size_t mask = f->seen_mask, i = key & mask; /* h is a hash already */
+	while (f->seen[i]) {
+		if (f->seen[i] == key)
+			return;
+		i = (i + 1) & mask;
+	}
+	f->seen[i] = key;
+	if (f->flags & FEAT_NAMES)
+		add_name(c, fam, tok, n);
+	f->hash[f->n++] = h;
+}
+
+static void emit(struct ctx *c, uint64_t seed, const char *fam, const char *tok, size_t n)
+{
+	emit_hash(c, hash_token(seed, tok, n), fam, tok, n);
+}
+
+/* emit() for a family used rarely: computes its seed. */
+static void emit1(struct ctx *c, const char *fam, const char *tok)
+{
+	emit(c, family_seed(fam), fam, tok, strlen(tok));
+}
+
+static void emitf(struct ctx *c, const char *fam, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void emitf(struct ctx *c, const char *fam, const char *fmt, ...)
+{
+	char tok[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tok, sizeof(tok), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	emit1(c, fam, tok);
+}
+
+static unsigned bucket_log2(size_t n)
+{
+	unsigned b = 0;
+	while (n > 1) {
+		n >>= 1;
+		b++;
+	}
+	return b;
+}
+
+/* ---- character 4-grams of the raw start --------------------------------- */
+
+static void ngrams(struct ctx *c, const char *msg, size_t len)
+{
+	if (c->f->flags & FEAT_NO_NGRAMS)
+		return;
+	uint32_t win = 0;
+	size_t have = 0, used = 0;
+	for (size_t i = 0; i < len && used < CONTENT_NGRAM_PREFIX; i++) {
+		unsigned char ch = (unsigned char)msg[i];
+		if (ch == '\r')
+			continue;
+		used++;
+		win = (win << 8) | ch;
+		if (++have < 4)
+			continue;
+		char tok[4] = { (char)(win >> 24), (char)(win >> 16), (char)(win >> 8), (char)win };
+		emit_hash(c, mix32(0x67ULL << 40 | win), "g", tok, 4);
+	}
+}
+
+/* ---- words -------------------------------------------------------------- */
+
+/* Byte classes of the tokenizer (a table: this runs on every byte of text).
+ * Bit 1: starts a word (ASCII letters and digits, '$', every non-ASCII byte,
+ * so UTF-8 words stay whole); bit 2: may continue one (also - ' . _). */
+enum { WORD_START = 1, WORD_INNER = 2 };
+static const unsigned char word_class[256] = {
+#define S3 (WORD_START | WORD_INNER)
+	['$'] = S3, ['-'] = WORD_INNER, ['\''] = WORD_INNER, ['.'] = WORD_INNER,
+	['_'] = WORD_INNER,
+	['0' ... '9'] = S3, ['A' ... 'Z'] = S3, ['a' ... 'z'] = S3, [0x80 ... 0xff] = S3,
+#undef S3
+};
+
+static inline bool word_start(unsigned char ch)
+{
+	return word_class[ch] & WORD_START;
+}
+
+static inline bool word_inner(unsigned char ch)
+{
+	return word_class[ch] & WORD_INNER;
+}
+
+/* Calls fn for each normalised token of s (lowercase ASCII, trimmed). */
+typedef void (*token_fn)(struct ctx *c, const char *tok, size_t n, void *arg);
+
+static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void *arg)
+{
+	size_t i = 0;
+	char tok[TOKEN_MAX + 1];
+	while (i < len) {
+		while (i < len && !word_start((unsigned char)s[i]))
+			i++;
+		size_t st = i;
+		while (i < len && word_inner((unsigned char)s[i]))
+			i++;
+		size_t n = i - st;
+		while (n > 0 && (s[st + n - 1] == '-' || s[st + n - 1] == '\'' ||
+				 s[st + n - 1] == '.' || s[st + n - 1] == '_'))
+			n--;
+		if (n == 0)
+			continue;
+		if (n > TOKEN_MAX) {
+			fn(c, "#long", 5, arg);
+			continue;
+		}
+		bool digits = true;
+		for (size_t k = 0; k < n; k++) {
+			unsigned char ch = (unsigned char)s[st + k];
+			tok[k] = (char)tolower(ch);
+			if (!isdigit(ch))
+				digits = false;
+		}
+		if (digits && n > 4) {
+			/* long numbers (ids, phone numbers) only by their length */
+			n = (size_t)snprintf(tok, sizeof(tok), "#num%zu", n);
+		}
+		if (n == 1 && tok[0] != '$')
+			continue;
+		fn(c, tok, n, arg);
+	}
+}
+
+static void body_word(struct ctx *c, const char *tok, size_t n, void *arg)
+{
+	(void)arg;
+	struct features *f = c->f;
+	if (f->nwords >= CONTENT_WORDS_MAX)
+		return;
+	f->nwords++;
+	uint32_t h = hash_token(c->s_w, tok, n);
+	emit_hash(c, h, "w", tok, n);
+	/* orthogonal sparse bigrams: this word with each of the PAIR_WINDOW before it */
+	for (size_t d = 1; d <= PAIR_WINDOW && d <= c->nlast; d++) {
+		size_t k = (c->nlast - d) % 3;
+		uint32_t ph = mix32(((uint64_t)c->lasth[k] << 32 | h) ^ (0x70ULL + d) << 56);
+		if (f->flags & FEAT_NAMES) {
+			char name[2 * TOKEN_MAX + 8];
+			int nn = snprintf(name, sizeof(name), "%s~%zu~%.*s", c->last[k], d, (int)n, tok);
+			emit_hash(c, ph, "p", name, (size_t)nn);
+		} else {
+			emit_hash(c, ph, "p", NULL, 0);
+		}
+	}
+	size_t k = c->nlast % 3;
+	c->lasth[k] = h;
+	if (f->flags & FEAT_NAMES) {
+		memcpy(c->last[k], tok, n);
+		c->last[k][n] = '\0';
+	}
+	c->nlast++;
+}
+
+struct famarg {
+	uint64_t seed;
+	const char *fam;
+	size_t max;
+	bool letters_only;
+};
+
+static void family_word(struct ctx *c, const char *tok, size_t n, void *arg)
+{
+	struct famarg *a = arg;
+	if (a->max == 0)
+		return;
+	if (a->letters_only) {
+		if (n < 3 || n > 12)
+			return;
+		for (size_t i = 0; i < n; i++)
+			if (!isalpha((unsigned char)tok[i]))
+				return;
+	}
+	a->max--;
+	emit(c, a->seed, a->fam, tok, n);
+}
+
+static void family_tokens(struct ctx *c, uint64_t seed, const char *fam, const char *s,
+			  size_t len, size_t max, bool letters_only)
+{
+	if (len > CONTENT_HEADER_VALUE_MAX)
+		len = CONTENT_HEADER_VALUE_MAX;
+	struct famarg a = { seed, fam, max, letters_only };
+	tokenize(c, s, len, family_word, &a);
+}
+
+/* ---- URLs --------------------------------------------------------------- */
+
+/* Registered-domain approximation: last two labels, three under a short
+ * second-level label of a two-letter TLD (co.uk, com.br). No PSL here: this is
+ * a feature, not a policy decision. */
+static size_t domain_tail(const char *h, size_t n)
+{
+	size_t dots = 0, i = n;
+	size_t pos[3] = { 0 };
+	while (i > 0 && dots < 3) {
+		i--;
+		if (h[i] == '.')
+			pos[dots++] = i;
+	}
+	if (dots < 2)
+		return 0;
+	size_t tld = n - pos[0] - 1, sld = pos[0] - pos[1] - 1;
+	if (tld == 2 && sld <= 3)
+		return dots >= 3 ? pos[2] + 1 : 0;
+	return pos[1] + 1;
+}
+
+static void host_features(struct ctx *c, uint64_t seed, const char *fam, const char *host,
+			  size_t n)
+{
+	char h[SMTP_DOMAIN_MAX + 1];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k < SMTP_DOMAIN_MAX; i++)
+		h[k++] = (char)tolower((unsigned char)host[i]);
+	while (k > 0 && h[k - 1] == '.')
+		k--;
+	if (k == 0)
+		return;
+	bool ip = true;
+	for (size_t i = 0; i < k; i++)
+		if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+			ip = false;
+	if (ip) {
+		emit(c, seed, fam, "#ip", 3);
+		return;
+	}
+	emit(c, seed, fam, h, k);
+	size_t t = domain_tail(h, k);
+	if (t)
+		emit(c, seed, fam, h + t, k - t);
+}
+
+static void url(struct ctx *c, const char *u, size_t n)
+{
+	if (c->urls >= URLS_MAX)
+		return;
+	size_t i = 0;
+	if (n >= 7 && !strncasecmp(u, "http://", 7))
+		i = 7;
+	else if (n >= 8 && !strncasecmp(u, "https://", 8))
+		i = 8;
+	else if (n >= 4 && !strncasecmp(u, "www.", 4))
+		i = 0;
+	else if (n >= 7 && !strncasecmp(u, "mailto:", 7)) {
+		emit(c, c->s_u, "u", "#mailto", 7);
+		return;
+	} else
+		return;
+	c->urls++;
+	size_t s = i;
+	while (i < n && (isalnum((unsigned char)u[i]) || u[i] == '.' || u[i] == '-' || u[i] == '@' ||
+			 u[i] == '%' || u[i] == '_'))
+		i++;
+	const char *host = u + s;
+	size_t hn = i - s;
+	const char *at = memchr(host, '@', hn);
+	if (at) {
+		emit(c, c->s_u, "u", "#userinfo", 9);
+		hn -= (size_t)(at + 1 - host);
+		host = at + 1;
+	}
+	if (memchr(host, '%', hn))
+		emit(c, c->s_u, "u", "#escaped", 8);
+	if (i < n && u[i] == ':')
+		emit(c, c->s_u, "u", "#port", 5);
+	host_features(c, c->s_u, "u", host, hn);
+}
+
+static void html_url(void *arg, const char *u, size_t n)
+{
+	url(arg, u, n);
+}
+
+static void scan_urls(struct ctx *c, const char *s, size_t n)
+{
+	for (size_t i = 0; i + 4 <= n; i++) {
+		char ch = s[i] | 0x20;
+		/* cheap filter before the exact comparisons: "http" or "www." */
+		if (!((ch == 'h' && (s[i + 1] | 0x20) == 't' && (s[i + 3] | 0x20) == 'p') ||
+		      (ch == 'w' && (s[i + 1] | 0x20) == 'w' && s[i + 3] == '.')))
+			continue;
+		if ((n - i >= 7 && !strncasecmp(s + i, "http://", 7)) ||
+		    (n - i >= 8 && !strncasecmp(s + i, "https://", 8)) ||
+		    (!strncasecmp(s + i, "www.", 4) && (i == 0 || !isalnum((unsigned char)s[i - 1])))) {
+			size_t e = i;
+			while (e < n && !isspace((unsigned char)s[e]) && s[e] != '"' && s[e] != '>' &&
+			       s[e] != '<')
+				e++;
+			url(c, s + i, e - i);
+			i = e;
+		}
+	}
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+static const char *addr_domain(const char *addr)
+{
+	const char *at = addr ? strrchr(addr, '@') : NULL;
+	return at ? at + 1 : NULL;
+}
+
+static void from_features(struct ctx *c, InternetAddressList *l, const char **from_domain)
+{
+	*from_domain = NULL;
+	if (!l || internet_address_list_length(l) < 1) {
+		emit1(c, "fd", "#none");
+		return;
+	}
+	InternetAddress *a = internet_address_list_get_address(l, 0);
+	const char *name = internet_address_get_name(a);
+	if (name && *name)
+		family_tokens(c, c->s_fn, "fn", name, strnlen(name, CONTENT_HEADER_VALUE_MAX), 16,
+			      false);
+	else
+		emit(c, c->s_fn, "fn", "#none", 5);
+	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
+		return;
+	const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
+	const char *d = addr_domain(addr);
+	if (!d || !*d) {
+		emit1(c, "fd", "#nodomain");
+		return;
+	}
+	*from_domain = d;
+	host_features(c, family_seed("fd"), "fd", d, strnlen(d, SMTP_DOMAIN_MAX));
+	size_t digits = 0;
+	for (const char *p = addr; p < d; p++)
+		digits += isdigit((unsigned char)*p) != 0;
+	if (digits >= 3)
+		emit1(c, "fl", "#digits");
+}
+
+static void reply_to_features(struct ctx *c, InternetAddressList *l, const char *from_domain)
+{
+	if (!l || internet_address_list_length(l) < 1)
+		return;
+	InternetAddress *a = internet_address_list_get_address(l, 0);
+	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
+		return;
+	const char *d = addr_domain(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
+	emit1(c, "rt", d && from_domain && !strcasecmp(d, from_domain) ? "#same" : "#mismatch");
+}
+
+static void message_id_features(struct ctx *c, const char *v, size_t len)
+{
+	const char *at = memrchr(v, '@', len);
+	if (!at) {
+		emit1(c, "mid", "#noat");
+		return;
+	}
+	at++;
+	size_t n = 0, left = len - (size_t)(at - v);
+	while (n < left && at[n] && at[n] != '>' && !isspace((unsigned char)at[n]) &&
+	       n < SMTP_DOMAIN_MAX)
+		n++;
+	host_features(c, family_seed("mid"), "mid", at, n);
+}
+
+struct hdr_state {
+	size_t count, received;
+	bool has_to, has_date, has_mid;
+	uint64_t s_hn;
+};
+
+/* One top-level header. gh: GMime's (decoded values on demand); NULL on the
+ * light path, where values are plain ASCII and raw equals decoded. */
+static void header_one(struct ctx *c, struct hdr_state *st, const char *name, size_t nlen,
+		       GMimeHeader *gh, const char *raw, size_t rawlen)
+{
+	if (st->count++ >= HEADERS_MAX)
+		return;
+	char lname[64];
+	size_t k = 0;
+	for (; k < nlen && k < sizeof(lname) - 1; k++)
+		lname[k] = (char)tolower((unsigned char)name[k]);
+	lname[k] = '\0';
+	emit(c, st->s_hn, "hn", lname, k);
+	const char *v = raw;
+	size_t vlen = rawlen;
+	if (!strcmp(lname, "received")) {
+		if (v && st->received++ < 8)
+			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
+	} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
+		/* decoded values are costly (RFC 2047, charsets): only where used */
+		if (gh && (v = g_mime_header_get_value(gh)))
+			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
+	} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
+		if (gh && (v = g_mime_header_get_value(gh)))
+			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
+	} else if (!strcmp(lname, "to")) {
+		st->has_to = true;
+	} else if (!strcmp(lname, "date")) {
+		st->has_date = true;
+	} else if (!strcmp(lname, "message-id")) {
+		st->has_mid = true;
+		if (v)
+			message_id_features(c, v, vlen);
+	}
+}
+
+static void header_finish(struct ctx *c, struct hdr_state *st, const char *subject,
+			  size_t slen, InternetAddressList *from, InternetAddressList *reply_to)
+{
+	if (st->count > HEADERS_MAX)
+		emit1(c, "m", "#many_headers");
+	emitf(c, "m", "#received%zu", st->received > 8 ? 9 : st->received);
+	if (!st->has_to)
+		emit1(c, "m", "#no_to");
+	if (!st->has_date)
+		emit1(c, "m", "#no_date");
+	if (!st->has_mid)
+		emit1(c, "m", "#no_msgid");
+	if (slen > CONTENT_HEADER_VALUE_MAX)
+		slen = CONTENT_HEADER_VALUE_MAX;
+	size_t up = 0, low = 0, other = 0;
+	for (size_t i = 0; i < slen; i++) {
+		unsigned char ch = (unsigned char)subject[i];
+		up += isupper(ch) != 0;
+		low += islower(ch) != 0;
+		other += !isspace(ch);
+	}
+	if (other) {
+		family_tokens(c, c->s_s, "s", subject, slen, 32, false);
+		if (up > 4 && up > 2 * low)
+			emit(c, c->s_s, "s", "#caps", 5);
+		if (memchr(subject, '!', slen))
+			emit(c, c->s_s, "s", "#bang", 5);
+		for (size_t i = 0; i < slen; i++)
+			if ((unsigned char)subject[i] >= 0x80) {
+				emit(c, c->s_s, "s", "#8bit", 5);
+				break;
+			}
+	} else {
+		emit1(c, "s", "#none");
+	}
+	const char *from_domain;
+	from_features(c, from, &from_domain);
+	reply_to_features(c, reply_to, from_domain);
+}
+
+static void header_features(struct ctx *c, GMimeMessage *m)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	int count = hl ? g_mime_header_list_get_count(hl) : 0;
+	struct hdr_state st = { .s_hn = family_seed("hn") };
+	for (int i = 0; i < count; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = g_mime_header_get_name(h);
+		if (!name)
+			continue;
+		const char *raw = g_mime_header_get_raw_value(h);
+		header_one(c, &st, name, strlen(name), h, raw, raw ? strlen(raw) : 0);
+	}
+	const char *subject = g_mime_message_get_subject(m);
+	header_finish(c, &st, subject ? subject : "",
+		      subject ? strnlen(subject, CONTENT_HEADER_VALUE_MAX) : 0,
+		      g_mime_message_get_from(m), g_mime_message_get_reply_to(m));
+}
+
+/* ---- MIME walk ---------------------------------------------------------- */
+
+static void structure_add(struct ctx *c, const char *s)
+{
+	size_t n = strlen(s);
+	if (c->slen + n >= STRUCT_MAX)
+		return;
+	memcpy(c->structure + c->slen, s, n);
+	c->slen += n;
+	c->structure[c->slen] = '\0';
+}
+
+/* Reads at most max decoded (and UTF-8 converted) bytes of part into f->text. */
+static int decode_part(struct ctx *c, GMimePart *part, size_t max)
+{
+	struct features *f = c->f;
+	buf_reset(&f->text);
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	if (!w)
+		return 0;
+	GMimeStream *raw = g_mime_data_wrapper_get_stream(w);
+	if (!raw)
+		return 0;
+	g_mime_stream_reset(raw);
+	GMimeStream *fs = g_mime_stream_filter_new(raw);
+	GMimeContentEncoding enc = g_mime_data_wrapper_get_encoding(w);
+	if (enc == GMIME_CONTENT_ENCODING_BASE64 || enc == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    enc == GMIME_CONTENT_ENCODING_UUENCODE) {
+		GMimeFilter *d = g_mime_filter_basic_new(enc, FALSE);
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), d);
+		g_object_unref(d);
+	}
+	const char *cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+	if (cs && *cs) {
+		const char *canon = g_mime_charset_canon_name(cs);
+		char lc[48];
+		size_t k = 0;
+		for (; canon && canon[k] && k < sizeof(lc) - 1; k++)
+			lc[k] = (char)tolower((unsigned char)canon[k]);
+		lc[k] = '\0';
+		if (strcmp(lc, "us-ascii") && strcmp(lc, "utf-8")) {
+			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
+			if (cf) {
+				g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), cf);
+				g_object_unref(cf);
+				emitf(c, "cs", "%s", lc);
+			} else {
+				emit1(c, "cs", "#unknown");
+			}
+		}
+	}
+	if (buf_reserve(&f->text, max + 1) < 0) {
+		g_object_unref(fs);
+		return -1;
+	}
+	while (f->text.len < max) {
+		ssize_t r = g_mime_stream_read(fs, f->text.p + f->text.len, max - f->text.len);
+		if (r <= 0)
+			break;
+		f->text.len += (size_t)r;
+	}
+	if (f->text.len >= max)
+		emit1(c, "m", "#part_cut");
+	g_object_unref(fs);
+	return 0;
+}
+
+static void text_features(struct ctx *c, const char *s, size_t n)
+{
+	c->nlast = 0; /* pairs do not span parts */
+	tokenize(c, s, n, body_word, NULL);
+	scan_urls(c, s, n);
+}
+
+/* Features of one decoded text part (both the GMime and the light path). */
+static void part_text(struct ctx *c, bool html, const char *s, size_t n)
+{
+	struct features *f = c->f;
+	f->decoded += n;
+	c->any_text = true;
+	if (html) {
+		c->any_html = true;
+		buf_reset(&f->html);
+		if (html_to_text(s, n, &f->html, &c->hf, html_url, c) < 0) {
+			c->oom = 1;
+			return;
+		}
+		/* URLs typed as text inside HTML are found by scan_urls too */
+		text_features(c, f->html.p, f->html.len);
+	} else {
+		c->any_plain = true;
+		text_features(c, s, n);
+	}
+}
+
+static void leaf(struct ctx *c, GMimeObject *obj, const char *type, const char *sub)
+{
+	struct features *f = c->f;
+	GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
+	bool attachment = disp && g_mime_content_disposition_is_attachment(disp);
+	bool text = !strcasecmp(type, "text") &&
+		    (!strcasecmp(sub, "plain") || !strcasecmp(sub, "html"));
+	const char *fname = GMIME_IS_PART(obj) ? g_mime_part_get_filename(GMIME_PART(obj)) : NULL;
+	if (attachment || !text || fname) {
+		emitf(c, "att", "%s/%s", type, sub);
+		if (fname) {
+			const char *dot = strrchr(fname, '.');
+			if (dot && strlen(dot + 1) <= 8)
+				emitf(c, "att", "ext:%s", dot + 1);
+		}
+	}
+	if (!text || !GMIME_IS_PART(obj) || f->decoded >= MIME_DECODED_MAX)
+		return;
+	size_t max = MIME_DECODED_MAX - f->decoded;
+	if (max > MIME_PART_DECODED_MAX)
+		max = MIME_PART_DECODED_MAX;
+	if (decode_part(c, GMIME_PART(obj), max) < 0) {
+		c->oom = 1;
+		return;
+	}
+	part_text(c, !strcasecmp(sub, "html"), f->text.p, f->text.len);
+}
+
+static void walk(struct ctx *c, GMimeObject *obj, int depth)
+{
+	if (c->parts >= MIME_PARTS_MAX) {
+		emit1(c, "m", "#parts_limit");
+		return;
+	}
+	c->parts++;
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	if (!type)
+		type = "text";
+	if (!sub)
+		sub = "plain";
+	char ts[96];
+	snprintf(ts, sizeof(ts), "%s/%s", type, sub);
+	for (char *p = ts; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	structure_add(c, ts);
+	emitf(c, "pt", "%s", ts);
+	if (GMIME_IS_MULTIPART(obj)) {
+		if (depth >= MIME_DEPTH_MAX) {
+			emit1(c, "m", "#depth_limit");
+			return;
+		}
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		int n = g_mime_multipart_get_count(mp);
+		structure_add(c, "(");
+		for (int i = 0; i < n; i++) {
+			if (c->parts >= MIME_PARTS_MAX) {
+				emit1(c, "m", "#parts_limit");
+				break;
+			}
+			if (i)
+				structure_add(c, ",");
+			walk(c, g_mime_multipart_get_part(mp, i), depth + 1);
+		}
+		structure_add(c, ")");
+		if (n == 0)
+			emit1(c, "m", "#empty_multipart");
+	} else if (GMIME_IS_MESSAGE_PART(obj)) {
+		GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj));
+		GMimeObject *body = inner ? g_mime_message_get_mime_part(inner) : NULL;
+		if (body && depth < MIME_DEPTH_MAX) {
+			structure_add(c, "(");
+			walk(c, body, depth + 1);
+			structure_add(c, ")");
+		}
+	} else {
+		leaf(c, obj, type, sub);
+	}
+}
+
+static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
+			   gpointer arg)
+{
+	(void)offset, (void)item;
+	emitf(arg, "mw", "%d", (int)code);
+}
+
+static void html_signals(struct ctx *c)
+{
+	const struct html_facts *h = &c->hf;
+	if (!c->any_html)
+		return;
+	if (h->hidden)
+		emit1(c, "h", "#hidden");
+	if (h->tiny_font)
+		emit1(c, "h", "#tiny_font");
+	if (h->white_text)
+		emit1(c, "h", "#white_text");
+	if (h->comment_in_word)
+		emit1(c, "h", "#comment_in_word");
+	if (h->script)
+		emit1(c, "h", "#script");
+	if (h->form)
+		emit1(c, "h", "#form");
+	if (h->iframe)
+		emit1(c, "h", "#iframe");
+	if (h->numeric_refs > 3)
+		emit1(c, "h", "#numeric_refs");
+	emitf(c, "h", "#images%u", bucket_log2(h->images + 1));
+	emitf(c, "h", "#links%u", bucket_log2(h->links + 1));
+	if (!c->any_plain)
+		emit1(c, "h", "#html_only");
+	size_t text = c->f->html.len;
+	emitf(c, "h", "#markup_ratio%u", (unsigned)(h->tag_bytes * 4 / (h->tag_bytes + text + 1)));
+}
+
+static int prepare(struct features *f)
+{
+	if (!f->hash) {
+		f->hash = malloc(CONTENT_FEATURES_MAX * sizeof(*f->hash));
+		f->seen = calloc((size_t)1 << SEEN_BITS, sizeof(*f->seen));
+		if (!f->hash || !f->seen)
+			return -1;
+		if (f->flags & FEAT_NAMES) {
+			f->name_off = malloc(CONTENT_FEATURES_MAX * sizeof(*f->name_off));
+			if (!f->name_off)
+				return -1;
+		}
+	}
+	f->n = 0;
+	f->truncated = false;
+	f->nwords = 0;
+	f->decoded = 0;
+	buf_reset(&f->names);
+	f->seen_mask = SEEN_START - 1;
+	memset(f->seen, 0, SEEN_START * sizeof(*f->seen));
+	return 0;
+}
+
+/* ---- the light path ------------------------------------------------------ */
+
+/*
+ * Most mail is one text part with plain ASCII headers. For such a message
+ * GMime's object tree (allocations, lazy decoding, teardown) costs more than
+ * everything else together, and it decodes nothing: the light path reads the
+ * header block itself and emits exactly the features the GMime path would.
+ * It only accepts what it fully understands and bails out (to GMime) before
+ * emitting anything on the slightest doubt: 8-bit or encoded words in headers,
+ * a header that must be unique appearing twice, continuation or name oddities,
+ * Content-Type other than text/plain or text/html with simple parameters,
+ * a transfer encoding, a file name, a disposition, or a charset that would
+ * need converting. tests/unit/test_content.c checks both paths agree.
+ */
+#define LIGHT_HEADERS_MAX 128
+
+struct light_hdr {
+	const char *name, *value;
+	size_t nlen, vlen;
+};
+
+struct light_msg {
+	struct light_hdr h[LIGHT_HEADERS_MAX];
+	size_t n;
+	size_t body;
+	const char *subject, *from, *reply_to;
+	size_t subject_len, from_len, reply_to_len;
+	bool html;
+	char charset[48];  /* lowercase canonical, "" when none needs a feature */
+};
+
+static bool name_is(const struct light_hdr *h, const char *lit)
+{
+	size_t n = strlen(lit);
+	return h->nlen == n && !strncasecmp(h->name, lit, n);
+}
+
+/* Headers GMime insists on seeing once (it warns and picks one otherwise). */
+static bool unique_header(const struct light_hdr *h)
+{
+	static const char *const names[] = { "from", "sender", "reply-to", "to", "cc", "bcc",
+					      "subject", "date", "message-id", "in-reply-to",
+					      "references", "mime-version" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(h, names[i]))
+			return true;
+	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
+}
+
+static const char *trim(const char *p, size_t *n)
+{
+	while (*n && isspace((unsigned char)*p))
+		p++, (*n)--;
+	while (*n && isspace((unsigned char)p[*n - 1]))
+		(*n)--;
+	return p;
+}
+
+static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
+{
+	size_t pos = 0;
+	lm->n = 0;
+	for (;;) {
+		if (pos >= len)
+			return false; /* no body separator: leave it to GMime */
+		const char *nl = memchr(msg + pos, '\n', len - pos);
+		if (!nl)
+			return false;
+		size_t eol = (size_t)(nl - msg), end = eol;
+		if (end > pos && msg[end - 1] == '\r')
+			end--;
+		for (size_t i = pos; i < end; i++) {
+			unsigned char ch = (unsigned char)msg[i];
+			if (ch >= 0x80 || ch == 0 || ch == '\r' ||
+			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
+				return false;
+		}
+		if (end == pos) {
+			lm->body = eol + 1;
+			return lm->n > 0;
+		}
+		if (msg[pos] == ' ' || msg[pos] == '\t') {
+			if (!lm->n)
+				return false;
+			struct light_hdr *h = &lm->h[lm->n - 1];
+			h->vlen = end - (size_t)(h->value - msg);
+		} else {
+			const char *colon = memchr(msg + pos, ':', end - pos);
+			if (!colon || colon == msg + pos || lm->n == LIGHT_HEADERS_MAX)
+				return false;
+			for (const char *p = msg + pos; p < colon; p++)
+				if (*p <= ' ' || *p > '~')
+					return false;
+			lm->h[lm->n++] = (struct light_hdr){ msg + pos, colon + 1,
+							     (size_t)(colon - msg - pos),
+							     end - (size_t)(colon + 1 - msg) };
+		}
+		pos = eol + 1;
+	}
+}
+
+/* "text/plain; charset=x; format=flowed": true when simple enough. */
+static bool light_content_type(const char *v, size_t n, struct light_msg *lm, char *cs,
+			       size_t cslen)
+{
+	if (memchr(v, '(', n) || memchr(v, '\\', n))
+		return false;
+	v = trim(v, &n);
+	const char *semi = memchr(v, ';', n);
+	size_t tn = semi ? (size_t)(semi - v) : n;
+	const char *t = trim(v, &tn);
+	if (tn == 10 && !strncasecmp(t, "text/plain", 10))
+		lm->html = false;
+	else if (tn == 9 && !strncasecmp(t, "text/html", 9))
+		lm->html = true;
+	else
+		return false;
+	cs[0] = '\0';
+	while (semi) {
+		const char *p = semi + 1;
+		size_t left = n - (size_t)(p - v);
+		semi = memchr(p, ';', left);
+		size_t pn = semi ? (size_t)(semi - p) : left;
+		p = trim(p, &pn);
+		if (!pn)
+			return false; /* GMime warns about empty parameters */
+		const char *eq = memchr(p, '=', pn);
+		if (!eq || memchr(p, '*', (size_t)(eq - p)) || memchr(p, '"', (size_t)(eq - p)))
+			return false;
+		size_t kn = (size_t)(eq - p), vn = pn - kn - 1;
+		const char *k = trim(p, &kn), *val = trim(eq + 1, &vn);
+		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"')
+			val++, vn -= 2;
+		if (memchr(val, '"', vn) || memchr(val, ';', vn))
+			return false;
+		if (kn == 4 && !strncasecmp(k, "name", 4))
+			return false;
+		if (kn == 7 && !strncasecmp(k, "charset", 7)) {
+			if (vn == 0 || vn >= cslen)
+				return false;
+			memcpy(cs, val, vn);
+			cs[vn] = '\0';
+		}
+	}
+	return true;
+}
+
+static bool ascii_clean(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80 || p[i] == 0x1b)
+			return false;
+	return true;
+}
+
+/* Decides whether msg takes the light path; fills lm. Emits nothing. */
+static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
+{
+	if (len >= 5 && !memcmp(msg, "From ", 5))
+		return false;
+	if (!light_headers(msg, len, lm))
+		return false;
+	char cs[48] = "";
+	lm->html = false;
+	lm->subject = lm->from = lm->reply_to = NULL;
+	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (unique_header(h))
+			for (size_t j = 0; j < i; j++)
+				if (h->nlen == lm->h[j].nlen &&
+				    !strncasecmp(h->name, lm->h[j].name, h->nlen))
+					return false;
+		if (name_is(h, "content-type")) {
+			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
+				return false;
+		} else if (name_is(h, "content-transfer-encoding")) {
+			size_t n = h->vlen;
+			const char *v = trim(h->value, &n);
+			if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
+			      (n == 6 && !strncasecmp(v, "binary", 6))))
+				return false;
+		} else if (h->nlen > 8 && !strncasecmp(h->name, "content-", 8)) {
+			return false; /* disposition, id, location...: GMime knows them */
+		} else if (name_is(h, "subject")) {
+			lm->subject = h->value, lm->subject_len = h->vlen;
+		} else if (name_is(h, "from")) {
+			lm->from = h->value, lm->from_len = h->vlen;
+		} else if (name_is(h, "reply-to")) {
+			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
+		}
+	}
+	lm->charset[0] = '\0';
+	if (cs[0]) {
+		const char *canon = g_mime_charset_canon_name(cs);
+		size_t k = 0;
+		for (; canon && canon[k] && k < sizeof(lm->charset) - 1; k++)
+			lm->charset[k] = (char)tolower((unsigned char)canon[k]);
+		lm->charset[k] = '\0';
+		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
+			lm->charset[0] = '\0';
+		} else {
+			/* ASCII-compatible charsets only, and then only for ASCII text */
+			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
+				return false;
+			size_t n = len - lm->body;
+			if (n > MIME_PART_DECODED_MAX)
+				n = MIME_PART_DECODED_MAX;
+			if (!ascii_clean(msg + lm->body, n))
+				return false;
+		}
+	}
+	return true;
+}
+
+static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char *v, size_t n)
+{
+	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
+	if (!v)
+		return NULL;
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		n = CONTENT_HEADER_VALUE_MAX;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+	tmp[n] = '\0';
+	return internet_address_list_parse(opts, tmp);
+}
+
+static void light_message(struct ctx *c, const char *msg, size_t len, const struct light_msg *lm)
+{
+	struct hdr_state st = { .s_hn = family_seed("hn") };
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (h->nlen >= 8 && !strncasecmp(h->name, "content-", 8))
+			continue; /* GMime files these under the body part */
+		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
+	}
+	/* GMime parses every address header of a message: its warnings are features */
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (name_is(h, "to") || name_is(h, "cc") || name_is(h, "bcc") ||
+		    name_is(h, "sender")) {
+			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
+			if (l)
+				g_object_unref(l);
+		}
+	}
+	InternetAddressList *from = light_addresses(opts, lm->from, lm->from_len);
+	InternetAddressList *reply_to = light_addresses(opts, lm->reply_to, lm->reply_to_len);
+	g_mime_parser_options_free(opts);
+	header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from, reply_to);
+	if (from)
+		g_object_unref(from);
+	if (reply_to)
+		g_object_unref(reply_to);
+
+	const char *ts = lm->html ? "text/html" : "text/plain";
+	c->parts = 1;
+	structure_add(c, ts);
+	emitf(c, "pt", "%s", ts);
+	if (lm->charset[0])
+		emitf(c, "cs", "%s", lm->charset);
+	size_t n = len - lm->body;
+	if (n >= MIME_PART_DECODED_MAX) {
+		n = MIME_PART_DECODED_MAX;
+		emit1(c, "m", "#part_cut");
+	}
+	part_text(c, lm->html, msg + lm->body, n);
+}
+
+int features_extract(struct features *f, const char *msg, size_t len)
+{
+	pthread_once(&gmime_once, gmime_start);
+	if (prepare(f) < 0)
+		return -1;
+	struct ctx c = { .f = f };
+	c.s_w = family_seed("w");
+	c.s_s = family_seed("s");
+	c.s_fn = family_seed("fn");
+	c.s_r = family_seed("r");
+	c.s_xm = family_seed("xm");
+	c.s_u = family_seed("u");
+	c.s_li = family_seed("li");
+
+	ngrams(&c, msg, len);
+	emitf(&c, "m", "#size%u", bucket_log2(len));
+
+	struct light_msg lm;
+	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(msg, len, &lm)) {
+		light_message(&c, msg, len, &lm);
+		goto done;
+	}
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeParserOptions *opts = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(opts, parser_warning, &c);
+	GMimeMessage *m = g_mime_parser_construct_message(parser, opts);
+	if (m) {
+		header_features(&c, m);
+		GMimeObject *body = g_mime_message_get_mime_part(m);
+		if (body)
+			walk(&c, body, 0);
+		g_object_unref(m);
+	} else {
+		emit1(&c, "m", "#unparsable");
+		text_features(&c, msg, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX);
+	}
+	g_mime_parser_options_free(opts);
+	g_object_unref(parser);
+	g_object_unref(stream);
+done:
+	if (c.slen)
+		emit1(&c, "ct", c.structure);
+	if (!c.any_text)
+		emit1(&c, "m", "#no_text");
+	html_signals(&c);
+	emitf(&c, "u", "#count%u", bucket_log2(c.urls + 1));
+	emitf(&c, "m", "#words%u", bucket_log2(f->nwords + 1));
+	return c.oom ? -1 : 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * features.h - a message as a set of hashed features for the classifier.
+ *
+ * features_extract() parses the message with GMime under the limits of
+ * core/limits.h (parts, depth, decoded bytes), decodes transfer encodings and
+ * charsets to UTF-8, turns HTML into text, and emits features of several
+ * families, each hashed (xxhash, family as the seed) to 32 bits:
+ *   g: character 4-grams of the raw message start    w: words of decoded text
+ *   p: orthogonal sparse word pairs (distance 1..3)  s/fn/fd/rt/...: header tokens
+ *   u: URL hosts and domains                        ct/pt/cs/att: MIME structure
+ *   h: HTML obfuscation signals                      m/mw: size, parser warnings
+ * Every feature is binary: a set, not a bag (duplicates are dropped).
+ * With FEAT_NAMES the printable name of each feature is kept too (explanations,
+ * golden tests); without it no name is ever built, which is the fast path.
+ * It does not look at the envelope or authentication results: those belong to
+ * a later, stacked stage so that the content model stays pure.
+ */
+#ifndef MX_CONTENT_FEATURES_H
+#define MX_CONTENT_FEATURES_H
+
+#include "core/buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	FEAT_NAMES = 1u << 0,     /* keep names (slower) */
+	FEAT_NO_NGRAMS = 1u << 1, /* leave out the 4-gram family (golden files) */
+	FEAT_NO_LIGHT = 1u << 2,  /* always parse with GMime (tests of the light path) */
+};
+
+struct features {
+	unsigned flags;
+	uint32_t *hash;      /* n unique feature hashes, in order of first emission */
+	uint32_t *name_off;  /* FEAT_NAMES: offset of each name in names */
+	size_t n;
+	struct buf names;    /* FEAT_NAMES: NUL-terminated names */
+	bool truncated;      /* CONTENT_FEATURES_MAX reached */
+	/* scratch, reused from message to message */
+	uint32_t *seen;      /* dedup table of hashes */
+	size_t seen_mask;    /* part of the table in use, grows per message */
+	struct buf text;     /* decoded text of the current part */
+	struct buf html;     /* HTML turned into text */
+	uint32_t *words;     /* word hashes of the current text run */
+	size_t nwords;       /* words used so far in this message */
+	size_t decoded;      /* decoded bytes used so far in this message */
+};
+
+/* GMime's one-time initialisation; features_extract() calls it too, but a
+ * program about to start threads calls it first. */
+void features_global_init(void);
+/* Ready for use; no allocation until the first message. */
+void features_init(struct features *f, unsigned flags);
+void features_free(struct features *f);
+/* Replaces f's features with those of msg; 0, or -1 on allocation failure. */
+int features_extract(struct features *f, const char *msg, size_t len);
+/* Name of feature i ("" without FEAT_NAMES). */
+const char *features_name(const struct features *f, size_t i);
+/* The stable hash of one feature name such as "w:viagra" (tests, docs). */
+uint32_t features_hash_name(const char *name);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * fuzz_features.c - MIME -> features: GMime parsing, decoding, HTML to text and
+ * every feature family on arbitrary input, with names (the slower, fuller path)
+ * and without. Checks the bounds the classifier relies on.
+ */
+#include "content/features.h"
+#include "core/limits.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct features a, b;
+	features_init(&a, FEAT_NAMES);
+	features_init(&b, 0);
+	if (features_extract(&a, (const char *)data, size) == 0 &&
+	    features_extract(&b, (const char *)data, size) == 0) {
+		/* the names do not change what is extracted */
+		if (a.n != b.n || a.n > CONTENT_FEATURES_MAX ||
+		    memcmp(a.hash, b.hash, a.n * sizeof(*a.hash)) != 0)
+			abort();
+		for (size_t i = 0; i < a.n; i++)
+			if (features_hash_name(features_name(&a, i)) != a.hash[i] &&
+			    strncmp(features_name(&a, i), "g:", 2) != 0 &&
+			    strncmp(features_name(&a, i), "p:", 2) != 0 &&
+			    strchr(features_name(&a, i), '\\') == NULL)
+				abort(); /* a family hashed differently from its name */
+	}
+	features_free(&a);
+	features_free(&b);
+	return 0;
+}

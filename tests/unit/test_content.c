@@ -1,0 +1,530 @@
+/* Unit tests for the content classifier (src/content/): features, model file, SCL, TREC measures. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content/classify.h"
+#include "content/features.h"
+#include "content/html.h"
+#include "content/model.h"
+#include "content/trec.h"
+#include "core/limits.h"
+
+#ifndef UNIT_SRC_DIR
+#define UNIT_SRC_DIR "."
+#endif
+#define GOLDEN UNIT_SRC_DIR "/golden/content/"
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *p = malloc((size_t)n + 1);
+	assert_non_null(p);
+	assert_int_equal(fread(p, 1, (size_t)n, f), (size_t)n);
+	p[n] = '\0';
+	fclose(f);
+	*len = (size_t)n;
+	return p;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted feature names of msg, one per line (the golden file format). */
+static char *feature_lines(const char *msg, size_t len, unsigned flags)
+{
+	struct features f;
+	features_init(&f, FEAT_NAMES | flags);
+	assert_int_equal(features_extract(&f, msg, len), 0);
+	const char **names = malloc((f.n + 1) * sizeof(*names));
+	size_t total = 1;
+	for (size_t i = 0; i < f.n; i++) {
+		names[i] = features_name(&f, i);
+		total += strlen(names[i]) + 1;
+	}
+	qsort(names, f.n, sizeof(*names), cmp_str);
+	char *out = malloc(total), *p = out;
+	for (size_t i = 0; i < f.n; i++)
+		p += sprintf(p, "%s\n", names[i]);
+	*p = '\0';
+	free(names);
+	features_free(&f);
+	return out;
+}
+
+static void golden(const char *name)
+{
+	char path[512];
+	size_t len, glen;
+	snprintf(path, sizeof(path), GOLDEN "%s.eml", name);
+	char *msg = slurp(path, &len);
+	snprintf(path, sizeof(path), GOLDEN "%s.features", name);
+	char *want = slurp(path, &glen);
+	char *got = feature_lines(msg, len, FEAT_NO_NGRAMS);
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "golden %s differs; got:\n%s\n", name, got);
+		fail();
+	}
+	free(msg);
+	free(want);
+	free(got);
+}
+
+static void test_golden_nested(void **state) { (void)state; golden("nested"); }
+static void test_golden_bad_base64(void **state) { (void)state; golden("badb64"); }
+static void test_golden_charsets(void **state) { (void)state; golden("charset"); }
+static void test_golden_html(void **state) { (void)state; golden("html"); }
+
+static bool has_feature(const struct features *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(features_name(f, i), name))
+			return true;
+	return false;
+}
+
+static void test_huge_headers(void **state)
+{
+	(void)state;
+	/* 1,000 headers and a 200 kB Subject: bounded work, no crash */
+	size_t cap = 1u << 20, n = 0;
+	char *m = malloc(cap);
+	for (int i = 0; i < 1000; i++)
+		n += (size_t)sprintf(m + n, "X-Filler-%d: value %d\n", i, i);
+	n += (size_t)sprintf(m + n, "Subject: ");
+	for (int i = 0; i < 20000; i++)
+		n += (size_t)sprintf(m + n, "%s", i % 8 == 7 ? "longword\n " : "longword ");
+	n += (size_t)sprintf(m + n, "\n\nbody text\n");
+	struct features f;
+	features_init(&f, FEAT_NAMES);
+	assert_int_equal(features_extract(&f, m, n), 0);
+	assert_true(has_feature(&f, "m:#many_headers"));
+	assert_true(has_feature(&f, "s:longword"));
+	assert_true(has_feature(&f, "w:body"));
+	assert_true(f.n <= CONTENT_FEATURES_MAX);
+	features_free(&f);
+	free(m);
+}
+
+static void test_deep_nesting_and_many_parts(void **state)
+{
+	(void)state;
+	size_t cap = 1u << 20, n = 0;
+	char *m = malloc(cap);
+	n += (size_t)sprintf(m + n, "Subject: deep\nMIME-Version: 1.0\n");
+	for (int d = 0; d < 40; d++)
+		n += (size_t)sprintf(m + n, "Content-Type: multipart/mixed; boundary=b%d\n\n--b%d\n", d, d);
+	n += (size_t)sprintf(m + n, "Content-Type: text/plain\n\ndeepest\n");
+	for (int d = 39; d >= 0; d--)
+		n += (size_t)sprintf(m + n, "--b%d--\n", d);
+	struct features f;
+	features_init(&f, FEAT_NAMES);
+	assert_int_equal(features_extract(&f, m, n), 0);
+	assert_true(has_feature(&f, "m:#depth_limit"));
+	assert_false(has_feature(&f, "w:deepest"));
+	/* 200 sibling parts: at most MIME_PARTS_MAX are looked at */
+	n = (size_t)sprintf(m, "Subject: wide\nContent-Type: multipart/mixed; boundary=w\n\n");
+	for (int i = 0; i < 200; i++)
+		n += (size_t)sprintf(m + n, "--w\nContent-Type: text/plain\n\npart%d words\n", i);
+	n += (size_t)sprintf(m + n, "--w--\n");
+	assert_int_equal(features_extract(&f, m, n), 0);
+	assert_true(has_feature(&f, "m:#parts_limit"));
+	assert_true(has_feature(&f, "w:part0"));
+	assert_false(has_feature(&f, "w:part150"));
+	features_free(&f);
+	free(m);
+}
+
+static void test_crlf_equals_lf(void **state)
+{
+	(void)state;
+	size_t len;
+	char *lf = slurp(GOLDEN "nested.eml", &len);
+	char *crlf = malloc(2 * len + 1);
+	size_t k = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (lf[i] == '\n')
+			crlf[k++] = '\r';
+		crlf[k++] = lf[i];
+	}
+	char *a = feature_lines(lf, len, 0), *b = feature_lines(crlf, k, 0);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	free(lf);
+	free(crlf);
+}
+
+/* The light path must give exactly GMime's features (see features.c). */
+static void test_light_path_equals_gmime(void **state)
+{
+	(void)state;
+	static const char *const msgs[] = {
+		"From: Alice <alice@a.example>\nTo: b@b.example, \"Doe, J\" <j@d.example>\n"
+		"Subject: hello there!\nMessage-ID: <x@a.example>\nDate: Mon, 1 Jan 2001\n"
+		"X-Mailer: Foo 1.0\nReceived: from a.example (a.example [192.0.2.1])\n"
+		"\tby mx.example with ESMTP id 123; Mon, 1 Jan 2001\n\n"
+		"Plain text, see http://www.example.com/x and www.test.example.\n",
+		"From: x@y.example\r\nContent-Type: text/html; charset=\"iso-8859-1\"\r\n"
+		"Content-Transfer-Encoding: 7bit\r\nReply-To: z@other.example\r\n\r\n"
+		"<p>Buy <a href=\"http://shop.example/\">now</a></p>\r\n",
+		"Subject: no from\nTo: undisclosed-recipients:;\nCc: bad address <<>>\n\nbody\n",
+		"Subject: utf8\nContent-Type: text/plain; charset=utf-8; format=flowed\n\n"
+		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
+		/* these must bail out to GMime; still the same features */
+		"Subject: =?utf-8?q?encoded?=\n\nx\n",
+		"Subject: a\nSubject: b\n\ntwo subjects\n",
+		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+		"Content-Type: text/plain;;\n\nempty parameter\n",
+		"Content-Type: text/plain; name=x.txt\n\nnamed\n",
+		"Subject: \xe9t\xe9\n\n" "8-bit header\n",
+		"Subject: no body separator\n",
+		"From someone Mon Jan 1\nSubject: mbox\n\nx\n",
+	};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		char *light = feature_lines(msgs[i], strlen(msgs[i]), 0);
+		char *gmime = feature_lines(msgs[i], strlen(msgs[i]), FEAT_NO_LIGHT);
+		if (strcmp(light, gmime) != 0) {
+			fprintf(stderr, "message %zu:\nlight:\n%s\ngmime:\n%s\n", i, light, gmime);
+			fail();
+		}
+		free(light);
+		free(gmime);
+	}
+}
+
+static void test_empty_and_garbage(void **state)
+{
+	(void)state;
+	struct features f;
+	features_init(&f, 0);
+	assert_int_equal(features_extract(&f, "", 0), 0);
+	static const char junk[] = "\0\0\xff\xfe<<<>>>--\n\n\n:::";
+	assert_int_equal(features_extract(&f, junk, sizeof(junk)), 0);
+	features_free(&f);
+}
+
+static void test_hash_stability(void **state)
+{
+	(void)state;
+	/* Changing these breaks every model file in the field: bump MODEL_VERSION. */
+	assert_int_equal(features_hash_name("w:viagra"), 0x3dd30974u);
+	assert_int_equal(features_hash_name("u:example.com"), 0xd8769bc0u);
+	assert_int_equal(features_hash_name("hn:x-mailer"), 0x3728f4b4u);
+	/* the extractor uses the same function */
+	struct features f;
+	features_init(&f, FEAT_NAMES | FEAT_NO_NGRAMS);
+	static const char msg[] = "Subject: hi\n\nviagra\n";
+	assert_int_equal(features_extract(&f, msg, sizeof(msg) - 1), 0);
+	bool found = false;
+	for (size_t i = 0; i < f.n; i++)
+		if (!strcmp(features_name(&f, i), "w:viagra")) {
+			assert_int_equal(f.hash[i], features_hash_name("w:viagra"));
+			found = true;
+		}
+	assert_true(found);
+	features_free(&f);
+}
+
+static void test_html_to_text(void **state)
+{
+	(void)state;
+	struct buf out = { 0 };
+	struct html_facts hf = { 0 };
+	static const char h[] = "<p>a&lt;b &#65;&#x42; c<br>d</p><script>x<y</script>e & f <";
+	assert_int_equal(html_to_text(h, sizeof(h) - 1, &out, &hf, (html_url_fn)abort, NULL), 0);
+	assert_string_equal(buf_cstr(&out), " a<b AB c d e & f <");
+	assert_true(hf.script);
+	assert_int_equal(hf.numeric_refs, 2);
+	buf_free(&out);
+}
+
+/* ---- model ---------------------------------------------------------------- */
+
+static void train_toy(struct model *m, struct features *f)
+{
+	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now viagra\n";
+	static const char ham[] = "Subject: meeting\n\nthe meeting notes for tomorrow\n";
+	for (int i = 0; i < 20; i++) {
+		features_extract(f, spam, sizeof(spam) - 1);
+		model_train(m, f, true);
+		features_extract(f, ham, sizeof(ham) - 1);
+		model_train(m, f, false);
+	}
+}
+
+static void test_model_learns_and_round_trips(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	struct model *m = model_new(16, NULL);
+	assert_non_null(m);
+	struct features f;
+	features_init(&f, 0);
+	train_toy(m, &f);
+	static const char probe[] = "Subject: cheap\n\nviagra pills\n";
+	features_extract(&f, probe, sizeof(probe) - 1);
+	double s = model_score(m, &f);
+	assert_true(s > 0);
+	char err[256];
+	assert_int_equal(model_save(m, path, true, err, sizeof(err)), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((size_t)st.st_size, model_file_size(16, true));
+	struct model *ro = model_open(path, err, sizeof(err));
+	assert_non_null(ro);
+	assert_true(model_score(ro, &f) == s);
+	assert_int_equal(ro->trained_spam, 20);
+	assert_int_equal(ro->trained_ham, 20);
+	/* a loaded model goes on learning exactly like the original */
+	struct model *rw = model_load(path, err, sizeof(err));
+	assert_non_null(rw);
+	train_toy(m, &f);
+	train_toy(rw, &f);
+	features_extract(&f, probe, sizeof(probe) - 1);
+	assert_true(model_score(rw, &f) == model_score(m, &f));
+	/* without the state: half the size, same scores */
+	assert_int_equal(model_save(m, path, false, err, sizeof(err)), 0);
+	struct model *compact = model_open(path, err, sizeof(err));
+	assert_non_null(compact);
+	assert_true(model_score(compact, &f) == model_score(m, &f));
+	model_free(compact);
+	model_free(rw);
+	model_free(ro);
+	model_free(m);
+	features_free(&f);
+	unlink(path);
+}
+
+static void test_model_rejects_damage(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct model *m = model_new(16, NULL);
+	char err[256];
+	assert_int_equal(model_save(m, path, false, err, sizeof(err)), 0);
+	model_free(m);
+	/* flip one byte of a weight: checksum */
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x01", 1, 1000), 1);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "checksum"));
+	/* truncated */
+	assert_int_equal(truncate(path, 5000), 0);
+	assert_null(model_open(path, err, sizeof(err)));
+	/* not a model */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_int_equal(write(fd, "hello world, not a model at all, really not one. padding padding "
+				   "padding padding padding padding padding padding padding padding "
+				   "padding padding padding",
+			       150), 150);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "magic"));
+	assert_null(model_new(MODEL_BITS_MAX + 1, NULL));
+	unlink(path);
+}
+
+static void test_atomic_replace(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct model *a = model_new(16, NULL);
+	struct features f;
+	features_init(&f, 0);
+	char err[256];
+	assert_int_equal(model_save(a, path, false, err, sizeof(err)), 0);
+	/* a reader maps the old model ... */
+	struct model *reader = model_open(path, err, sizeof(err));
+	assert_non_null(reader);
+	struct stat before, after;
+	stat(path, &before);
+	/* ... while a writer replaces it */
+	train_toy(a, &f);
+	assert_int_equal(model_save(a, path, true, err, sizeof(err)), 0);
+	stat(path, &after);
+	assert_true(before.st_ino != after.st_ino); /* renamed over, not rewritten */
+	static const char probe[] = "Subject: cheap\n\nviagra pills\n";
+	features_extract(&f, probe, sizeof(probe) - 1);
+	assert_true(model_score(reader, &f) == 0); /* the old mapping is intact */
+	struct model *fresh = model_open(path, err, sizeof(err));
+	assert_true(model_score(fresh, &f) > 0);
+	/* no temporary file left behind */
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	assert_int_equal(access(tmp, F_OK), -1);
+	/* an unwritable destination fails cleanly and keeps the old file */
+	assert_int_equal(model_save(a, "/nonexistent-dir/x.model", true, err, sizeof(err)), -1);
+	model_free(fresh);
+	model_free(reader);
+	model_free(a);
+	features_free(&f);
+	unlink(path);
+}
+
+static void test_scl_mapping(void **state)
+{
+	(void)state;
+	assert_int_equal(content_scl(0.0), 0);
+	assert_int_equal(content_scl(0.0099), 0);
+	assert_int_equal(content_scl(0.01), 1);
+	assert_int_equal(content_scl(0.4999), 4);
+	assert_int_equal(content_scl(0.5), 5);
+	assert_int_equal(content_scl(0.998), 8);
+	assert_int_equal(content_scl(0.999), 9);
+	assert_int_equal(content_scl(1.0), 9);
+	for (int i = 1; i < SCL_MAX; i++)
+		assert_true(content_scl_cuts[i] > content_scl_cuts[i - 1]);
+}
+
+/* ---- TREC measures --------------------------------------------------------- */
+
+#define R(s, spam, cls) { (s), (spam), (cls) }
+
+static void test_trec_perfect_and_inverted(void **state)
+{
+	(void)state;
+	struct trec_row perfect[] = { R(-2, 0, 0), R(-1, 0, 0), R(1, 1, 1), R(2, 1, 1) };
+	struct trec_measures t;
+	trec_measure(perfect, 4, &t);
+	assert_int_equal(t.ham, 2);
+	assert_int_equal(t.spam, 2);
+	assert_true(t.roca_pct == 0);
+	assert_true(t.hm_pct == 0 && t.sm_pct == 0);
+	assert_true(t.sm_at_hm01_pct == 0);
+	/* lam with zero errors: (0.5/2.5) both -> 20% */
+	assert_true(fabs(t.lam_pct - 20.0) < 1e-9);
+	struct trec_row inverted[] = { R(2, 0, 1), R(1, 0, 1), R(-1, 1, 0), R(-2, 1, 0) };
+	trec_measure(inverted, 4, &t);
+	assert_true(fabs(t.roca_pct - 100) < 1e-9);
+	assert_true(t.hm_pct == 100 && t.sm_pct == 100);
+	assert_true(fabs(t.lam_pct - 100.0) < 1e-9); /* smoothed rates 2.5/2.5 = 1 */
+}
+
+static void test_trec_ties_and_hand_case(void **state)
+{
+	(void)state;
+	/* all tied: ROC area 1/2 */
+	struct trec_row tied[] = { R(0, 0, 0), R(0, 1, 0), R(0, 0, 0), R(0, 1, 0) };
+	struct trec_measures t;
+	trec_measure(tied, 4, &t);
+	assert_true(fabs(t.roca_pct - 50) < 1e-9);
+	/* hams 1,3,5; spams 2,4,6: pairs spam>ham = 1+2+3 = 6 of 9 -> (1-ROCA)% = 33.33 */
+	struct trec_row c[] = { R(1, 0, 0), R(2, 1, 0), R(3, 0, 0), R(4, 1, 1), R(5, 0, 1), R(6, 1, 1) };
+	trec_measure(c, 6, &t);
+	assert_true(fabs(t.roca_pct - 100.0 / 3) < 1e-9);
+	assert_true(fabs(t.hm_pct - 100.0 / 3) < 1e-9); /* ham 5 */
+	assert_true(fabs(t.sm_pct - 100.0 / 3) < 1e-9); /* spam 2 */
+	/* lam: hm = sm = 1.5/3.5 -> lam = 1.5/3.5 */
+	assert_true(fabs(t.lam_pct - 100 * 1.5 / 3.5) < 1e-9);
+	/* 3 hams: floor(0.003) = 0 may be above the threshold = 5: spams 2, 4 missed */
+	assert_true(fabs(t.sm_at_hm01_pct - 200.0 / 3) < 1e-9);
+	/* a tie between a ham and a spam counts one half */
+	struct trec_row half[] = { R(1, 0, 0), R(1, 1, 0) };
+	trec_measure(half, 2, &t);
+	assert_true(fabs(t.roca_pct - 50) < 1e-9);
+}
+
+static void test_trec_one_class_only(void **state)
+{
+	(void)state;
+	struct trec_row ham[] = { R(-1, 0, 0), R(2, 0, 1), R(-3, 0, 0), R(-4, 0, 0) };
+	struct trec_measures t;
+	trec_measure(ham, 4, &t);
+	assert_int_equal(t.spam, 0);
+	assert_true(t.roca_pct == 0);
+	assert_true(t.hm_pct == 25 && t.sm_pct == 0);
+	assert_true(t.lam_pct == 25);
+	assert_true(t.sm_at_hm01_pct == 0);
+	struct trec_row spam[] = { R(1, 1, 1), R(-2, 1, 0) };
+	trec_measure(spam, 2, &t);
+	assert_int_equal(t.ham, 0);
+	assert_true(t.roca_pct == 0);
+	assert_true(t.sm_pct == 50 && t.lam_pct == 50);
+	assert_true(t.sm_at_hm01_pct == 0); /* no ham: every threshold is fine */
+	trec_measure(NULL, 0, &t);
+	assert_int_equal(t.messages, 0);
+}
+
+static void test_trec_many_hams_threshold(void **state)
+{
+	(void)state;
+	/* 2000 hams at 0..1999: floor(2) hams may score above the threshold, so the
+	 * threshold is the 3rd highest ham (1997); spam at 1998 passes, 1997 not */
+	size_t n = 2003;
+	struct trec_row *r = calloc(n, sizeof(*r));
+	for (size_t i = 0; i < 2000; i++)
+		r[i] = (struct trec_row)R((double)i, 0, 0);
+	r[2000] = (struct trec_row)R(1998, 1, 1);
+	r[2001] = (struct trec_row)R(1997, 1, 1);
+	r[2002] = (struct trec_row)R(5000, 1, 1);
+	struct trec_measures t;
+	trec_measure(r, n, &t);
+	assert_true(fabs(t.sm_at_hm01_pct - 100.0 / 3) < 1e-9);
+	free(r);
+}
+
+static void test_platt(void **state)
+{
+	(void)state;
+	struct trec_row r[200];
+	for (int i = 0; i < 200; i++)
+		r[i] = (struct trec_row)R((i % 2 ? 1.0 : -1.0) * (1 + (i % 7)), i % 2, i % 2);
+	r[0].spam = true; /* one mistake so the fit is finite */
+	double a, b;
+	assert_int_equal(trec_platt(r, 200, &a, &b), 0);
+	assert_true(a > 0);
+	struct trec_row one[] = { R(1, 1, 1) };
+	assert_int_equal(trec_platt(one, 1, &a, &b), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_nested),
+		cmocka_unit_test(test_golden_bad_base64),
+		cmocka_unit_test(test_golden_charsets),
+		cmocka_unit_test(test_golden_html),
+		cmocka_unit_test(test_huge_headers),
+		cmocka_unit_test(test_deep_nesting_and_many_parts),
+		cmocka_unit_test(test_crlf_equals_lf),
+		cmocka_unit_test(test_light_path_equals_gmime),
+		cmocka_unit_test(test_empty_and_garbage),
+		cmocka_unit_test(test_hash_stability),
+		cmocka_unit_test(test_html_to_text),
+		cmocka_unit_test(test_model_learns_and_round_trips),
+		cmocka_unit_test(test_model_rejects_damage),
+		cmocka_unit_test(test_atomic_replace),
+		cmocka_unit_test(test_scl_mapping),
+		cmocka_unit_test(test_trec_perfect_and_inverted),
+		cmocka_unit_test(test_trec_ties_and_hand_case),
+		cmocka_unit_test(test_trec_one_class_only),
+		cmocka_unit_test(test_trec_many_hams_threshold),
+		cmocka_unit_test(test_platt),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
