@@ -939,11 +939,17 @@ static bool unique_header(const struct light_hdr *h)
 	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
 }
 
+/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
+static bool fws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static const char *trim(const char *p, size_t *n)
 {
-	while (*n && isspace((unsigned char)*p))
+	while (*n && fws(*p))
 		p++, (*n)--;
-	while (*n && isspace((unsigned char)p[*n - 1]))
+	while (*n && fws(p[*n - 1]))
 		(*n)--;
 	return p;
 }
@@ -963,7 +969,7 @@ static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
 			end--;
 		for (size_t i = pos; i < end; i++) {
 			unsigned char ch = (unsigned char)msg[i];
-			if (ch >= 0x80 || ch == 0 || ch == '\r' ||
+			if (ch >= 0x80 || (ch < 0x20 && ch != '\t') || ch == 0x7f ||
 			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
 				return false;
 		}

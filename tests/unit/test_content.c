@@ -201,6 +201,7 @@ static void test_light_path_equals_gmime(void **state)
 		"Content-Type: text/plain; charset=iso-8859-h1lel\n\nx\n",
 		"Content-Type: text/plain; charset=us-asciplain; charset=us-ascii\n\nx\n",
 		"From: Promo <p@promo.example>(Reply-To: other@elsewhere\n\nx\n",
+		"Content-Type: \vtext/html\n\n<p>vertical tab</p>\n",
 	};
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		char *light = feature_lines(msgs[i], strlen(msgs[i]), 0);
