@@ -939,11 +939,17 @@ static bool unique_header(const struct light_hdr *h)
 	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
 }
 
+/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
+static bool fws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static const char *trim(const char *p, size_t *n)
 {
-	while (*n && isspace((unsigned char)*p))
+	while (*n && fws(*p))
 		p++, (*n)--;
-	while (*n && isspace((unsigned char)p[*n - 1]))
+	while (*n && fws(p[*n - 1]))
 		(*n)--;
 	return p;
 }
@@ -963,7 +969,7 @@ static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
 			end--;
 		for (size_t i = pos; i < end; i++) {
 			unsigned char ch = (unsigned char)msg[i];
-			if (ch >= 0x80 || ch == 0 || ch == '\r' ||
+			if (ch >= 0x80 || (ch < 0x20 && ch != '\t') || ch == 0x7f ||
 			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
 				return false;
 		}
@@ -991,6 +997,19 @@ static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
 	}
 }
 
+/* RFC 2045 5.1 token: no space, control or tspecial. */
+static bool is_token(const char *p, size_t n)
+{
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)p[i];
+		if (ch <= ' ' || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?=", ch))
+			return false;
+	}
+	return true;
+}
+
 /* "text/plain; charset=x; format=flowed": true when simple enough. */
 static bool light_content_type(const char *v, size_t n, struct light_msg *lm, char *cs,
 			       size_t cslen)
@@ -1008,6 +1027,8 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 	else
 		return false;
 	cs[0] = '\0';
+	const char *seen[8];
+	size_t seen_len[8], nseen = 0;
 	while (semi) {
 		const char *p = semi + 1;
 		size_t left = n - (size_t)(p - v);
@@ -1021,10 +1042,20 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 			return false;
 		size_t kn = (size_t)(eq - p), vn = pn - kn - 1;
 		const char *k = trim(p, &kn), *val = trim(eq + 1, &vn);
-		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"')
-			val++, vn -= 2;
-		if (memchr(val, '"', vn) || memchr(val, ';', vn))
+		if (!is_token(k, kn) || nseen == 8)
 			return false;
+		for (size_t i = 0; i < nseen; i++) /* GMime warns about repeated parameters */
+			if (seen_len[i] == kn && !strncasecmp(seen[i], k, kn))
+				return false;
+		seen[nseen] = k;
+		seen_len[nseen++] = kn;
+		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"') {
+			val++, vn -= 2;
+			if (memchr(val, '"', vn))
+				return false;
+		} else if (!is_token(val, vn)) {
+			return false;
+		}
 		if (kn == 4 && !strncasecmp(k, "name", 4))
 			return false;
 		if (kn == 7 && !strncasecmp(k, "charset", 7)) {
@@ -1058,6 +1089,10 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
+		if ((name_is(h, "from") || name_is(h, "reply-to") || name_is(h, "to") ||
+		     name_is(h, "cc") || name_is(h, "bcc") || name_is(h, "sender")) &&
+		    memchr(h->value, '(', h->vlen))
+			return false; /* comments in addresses: GMime's own rules */
 		if (unique_header(h))
 			for (size_t j = 0; j < i; j++)
 				if (h->nlen == lm->h[j].nlen &&
@@ -1092,9 +1127,14 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
 			lm->charset[0] = '\0';
 		} else {
-			/* ASCII-compatible charsets only, and then only for ASCII text */
+			/* ASCII-compatible charsets only, and then only for ASCII text;
+			 * the GMime path emits the charset only when it can convert it */
 			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
 				return false;
+			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
+			if (!cf)
+				return false;
+			g_object_unref(cf);
 			size_t n = len - lm->body;
 			if (n > MIME_PART_DECODED_MAX)
 				n = MIME_PART_DECODED_MAX;

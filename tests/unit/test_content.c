@@ -196,6 +196,12 @@ static void test_light_path_equals_gmime(void **state)
 		"Subject: \xe9t\xe9\n\n" "8-bit header\n",
 		"Subject: no body separator\n",
 		"From someone Mon Jan 1\nSubject: mbox\n\nx\n",
+		/* found by fuzzing the two paths against each other */
+		"Content-Type: text/html; charset/=\"iso-8859-1\"\n\n<p>x</p>\n",
+		"Content-Type: text/plain; charset=iso-8859-h1lel\n\nx\n",
+		"Content-Type: text/plain; charset=us-asciplain; charset=us-ascii\n\nx\n",
+		"From: Promo <p@promo.example>(Reply-To: other@elsewhere\n\nx\n",
+		"Content-Type: \vtext/html\n\n<p>vertical tab</p>\n",
 	};
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		char *light = feature_lines(msgs[i], strlen(msgs[i]), 0);
