@@ -66,6 +66,17 @@ static bool split_field(const char *p, size_t n, struct header_field *f)
 	return true;
 }
 
+/* Adds one collected field (or marks the header malformed); -1 on ENOMEM. */
+static int end_field(struct headers *h, const char *field, size_t len)
+{
+	struct header_field f;
+	if (!split_field(field, len, &f)) {
+		h->malformed = true;
+		return 0;
+	}
+	return push(h, f);
+}
+
 int headers_parse(struct headers *h, const char *msg, size_t len)
 {
 	memset(h, 0, sizeof(*h));
@@ -86,15 +97,8 @@ int headers_parse(struct headers *h, const char *msg, size_t len)
 		if ((*p == ' ' || *p == '\t') && field) {
 			field_len = (size_t)(p + n - field);
 		} else {
-			if (field) {
-				struct header_field f;
-				if (split_field(field, field_len, &f)) {
-					if (push(h, f) < 0)
-						return -1;
-				} else {
-					h->malformed = true;
-				}
-			}
+			if (field && end_field(h, field, field_len) < 0)
+				return -1;
 			if (*p == ' ' || *p == '\t') {
 				h->malformed = true; /* continuation of nothing */
 				field = NULL;
@@ -105,15 +109,8 @@ int headers_parse(struct headers *h, const char *msg, size_t len)
 		}
 		p = next;
 	}
-	if (field) {
-		struct header_field f;
-		if (split_field(field, field_len, &f)) {
-			if (push(h, f) < 0)
-				return -1;
-		} else {
-			h->malformed = true;
-		}
-	}
+	if (field && end_field(h, field, field_len) < 0)
+		return -1;
 	if (!h->body.p)
 		h->body = (struct slice){ end, 0 };
 	return 0;

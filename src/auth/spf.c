@@ -700,12 +700,29 @@ static enum step fail_with(struct spf_eval *e, enum spf_result r, const char *fm
 	return ST_DONE;
 }
 
-/* Counts a lookup that returned nothing; true when past the limit (permerror). */
+/*
+ * Counts a lookup that returned nothing; past the limit (RFC 7208 4.6.4) the
+ * evaluation ends with permerror and this returns true.
+ */
 static bool count_void(struct spf_eval *e, const struct dns_answer *a)
 {
-	if ((a->status == DNS_NXDOMAIN || a->status == DNS_NODATA) && !e->got_invalid)
-		return ++e->voids > SPF_VOID_LOOKUP_LIMIT;
+	if ((a->status == DNS_NXDOMAIN || a->status == DNS_NODATA) && !e->got_invalid &&
+	    ++e->voids > SPF_VOID_LOOKUP_LIMIT) {
+		fail_with(e, SPF_PERMERROR, "more than 2 void lookups%s", "");
+		return true;
+	}
 	return false;
+}
+
+/* A mechanism's lookup that failed (temperror) or was one void too many (permerror). */
+static bool lookup_failed(struct spf_eval *e, const struct dns_answer *a, const char *fmt,
+			  const char *name)
+{
+	if (a->status == DNS_TEMPFAIL) {
+		fail_with(e, SPF_TEMPERROR, fmt, name);
+		return true;
+	}
+	return count_void(e, a);
 }
 
 static bool addr_matches(const struct spf_eval *e, const struct dns_answer *a, int c4, int c6)
@@ -1023,14 +1040,8 @@ static enum tres eval_term(struct spf_eval *e, struct frame *f, const struct spf
 		a = need(e, f->target, type);
 		if (!a)
 			return T_WAIT;
-		if (a->status == DNS_TEMPFAIL) {
-			fail_with(e, SPF_TEMPERROR, "DNS failure looking up %s", f->target);
+		if (lookup_failed(e, a, "DNS failure looking up %s", f->target))
 			return T_ERROR;
-		}
-		if (count_void(e, a)) {
-			fail_with(e, SPF_PERMERROR, "more than 2 void lookups%s", "");
-			return T_ERROR;
-		}
 		if (t->mech == SPF_M_EXISTS)
 			return a->status == DNS_OK ? T_MATCH : T_NEXT;
 		return addr_matches(e, a, t->cidr4, t->cidr6) ? T_MATCH : T_NEXT;
@@ -1040,14 +1051,8 @@ static enum tres eval_term(struct spf_eval *e, struct frame *f, const struct spf
 			a = need(e, f->target, DNS_MX);
 			if (!a)
 				return T_WAIT;
-			if (a->status == DNS_TEMPFAIL) {
-				fail_with(e, SPF_TEMPERROR, "DNS failure looking up %s MX", f->target);
+			if (lookup_failed(e, a, "DNS failure looking up %s MX", f->target))
 				return T_ERROR;
-			}
-			if (count_void(e, a)) {
-				fail_with(e, SPF_PERMERROR, "more than 2 void lookups%s", "");
-				return T_ERROR;
-			}
 			if (a->n > SPF_MX_PTR_LIMIT) {
 				fail_with(e, SPF_PERMERROR, "more than 10 MX records at %s", f->target);
 				return T_ERROR;
@@ -1063,14 +1068,8 @@ static enum tres eval_term(struct spf_eval *e, struct frame *f, const struct spf
 			a = need(e, name, addr_type(e));
 			if (!a)
 				return T_WAIT;
-			if (a->status == DNS_TEMPFAIL) {
-				fail_with(e, SPF_TEMPERROR, "DNS failure looking up %s", name);
+			if (lookup_failed(e, a, "DNS failure looking up %s", name))
 				return T_ERROR;
-			}
-			if (count_void(e, a)) {
-				fail_with(e, SPF_PERMERROR, "more than 2 void lookups%s", "");
-				return T_ERROR;
-			}
 			f->sub++;
 			if (addr_matches(e, a, t->cidr4, t->cidr6))
 				return T_MATCH;
@@ -1086,10 +1085,8 @@ static enum tres eval_term(struct spf_eval *e, struct frame *f, const struct spf
 				return T_WAIT;
 			if (a->status == DNS_TEMPFAIL)
 				return T_NEXT; /* RFC 7208 5.5: a DNS error means no match */
-			if (count_void(e, a)) {
-				fail_with(e, SPF_PERMERROR, "more than 2 void lookups%s", "");
+			if (count_void(e, a))
 				return T_ERROR;
-			}
 			if (a->status != DNS_OK)
 				return T_NEXT;
 			f->list = dns_answer_ref(a);
