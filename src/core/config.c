@@ -346,6 +346,43 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The value after '=': either bare (up to a '#' comment, trimmed) or
+ * double-quoted, where \" and \\ are the only escapes and '#' is literal;
+ * config_dump() quotes what would not survive the bare form. Rewrites s in
+ * place; NULL on success, else what is wrong. */
+static const char *parse_value(char *s, char **value)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s != '"') {
+		char *hash = strchr(s, '#');
+		if (hash)
+			*hash = '\0';
+		*value = trim(s);
+		return NULL;
+	}
+	char *in = s + 1, *out = s;
+	*value = s;
+	for (;; in++) {
+		if (*in == '\0' || *in == '\n')
+			return "unterminated quoted value";
+		if (*in == '"')
+			break;
+		if (*in == '\\') {
+			in++;
+			if (*in != '"' && *in != '\\')
+				return "only \\\" and \\\\ may be escaped in a quoted value";
+		}
+		*out++ = *in;
+	}
+	*out = '\0';
+	for (in++; isspace((unsigned char)*in); in++)
+		;
+	if (*in && *in != '#')
+		return "text after the closing quote";
+	return NULL;
+}
+
 int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
@@ -365,20 +402,25 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
 			rc = -1;
 			break;
 		}
-		char *hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		char *s = trim(line);
-		if (!*s)
+		char *s = line;
+		while (isspace((unsigned char)*s))
+			s++;
+		if (!*s || *s == '#')
 			continue;
 		char *eq = strchr(s, '=');
-		if (!eq) {
+		if (!eq || memchr(s, '#', (size_t)(eq - s))) {
 			errf(err, errlen, "%s:%d: expected 'name = value'", path, lineno);
 			rc = -1;
 			break;
 		}
 		*eq = '\0';
-		char *name = trim(s), *value = trim(eq + 1);
+		char *name = trim(s), *value;
+		const char *why = parse_value(eq + 1, &value);
+		if (why) {
+			errf(err, errlen, "%s:%d: %s: %s", path, lineno, name, why);
+			rc = -1;
+			break;
+		}
 		if (config_set(c, name, value, sub, sizeof(sub)) < 0) {
 			errf(err, errlen, "%s:%d: %s", path, lineno, sub);
 			rc = -1;
@@ -486,9 +528,24 @@ const char *config_value_str(const struct config *c, const struct config_setting
 void config_dump(const struct config *c, FILE *out)
 {
 	char v[CONFIG_LINE_MAX];
-	for (size_t i = 0; i < NSETTINGS; i++)
-		fprintf(out, "%s = %s\n", settings[i].name,
-			config_value_str(c, &settings[i], v, sizeof(v)));
+	for (size_t i = 0; i < NSETTINGS; i++) {
+		const char *val = config_value_str(c, &settings[i], v, sizeof(v));
+		size_t n = strlen(val);
+		bool quote = strpbrk(val, "#\"\\") ||
+			     (n && (isspace((unsigned char)val[0]) ||
+				    isspace((unsigned char)val[n - 1])));
+		if (!quote) {
+			fprintf(out, "%s = %s\n", settings[i].name, val);
+			continue;
+		}
+		fprintf(out, "%s = \"", settings[i].name);
+		for (const char *p = val; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				fputc('\\', out);
+			fputc(*p, out);
+		}
+		fputs("\"\n", out);
+	}
 }
 
 void config_doc(FILE *out)
@@ -498,6 +555,8 @@ void config_doc(FILE *out)
 		     "do not edit.\n"
 		     "Set them in the config file (`name = value`, `-c FILE`) or on the command "
 		     "line (`-o name=value`).\n"
+		     "In the file, `#` starts a comment; a value that contains `#` is written in "
+		     "double quotes, where `\\\"` and `\\\\` are the only escapes.\n"
 		     "Sizes take k/m/g suffixes, durations s/m/h/d (default seconds).\n\n"
 		     "| name | type | default | meaning |\n|---|---|---|---|\n");
 	for (size_t i = 0; i < NSETTINGS; i++) {

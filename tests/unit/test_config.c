@@ -260,7 +260,9 @@ static void test_load_file(void **state)
 						   "portal_url = http://p.example/?a=b\n"
 						   "smtp_bare_newline\t=\tnormalize\r\n"
 						   "#smtp_max_recipients = 7\n"
-						   "local_domains = a.example b.example\n");
+						   "local_domains = a.example b.example\n"
+						   "run_user = \"ESMTP #1 \\\"mx\\\"\"  # quoted\n"
+						   "tls_key = \"\"\n");
 	if (config_load_file(c, path, err, sizeof(err)) < 0)
 		fail_msg("%s", err);
 	assert_string_equal(c->hostname, "mx.example");
@@ -270,6 +272,8 @@ static void test_load_file(void **state)
 	assert_int_equal(c->smtp_bare_newline, BARE_NEWLINE_NORMALIZE);
 	assert_int_equal(c->smtp_max_recipients, SMTP_RECIPIENTS_DEFAULT);
 	assert_string_equal(c->local_domains, "a.example b.example");
+	assert_string_equal(c->run_user, "ESMTP #1 \"mx\"");
+	assert_string_equal(c->tls_key, "");
 	/* the last of several lines wins */
 	path = write_file("twice.conf", "hostname = a\nhostname = b\n");
 	assert_int_equal(config_load_file(c, path, err, sizeof(err)), 0);
@@ -302,6 +306,10 @@ static void test_load_file_errors(void **state)
 	expect_load_error("message_size_limit = big\n", ":1: message_size_limit: 'big'");
 	expect_load_error("smtp_bare_newline = maybe\n", ":1: smtp_bare_newline: 'maybe'");
 	expect_load_error("= 1\n", ":1: unknown setting ''");
+	expect_load_error("host#name = a\n", ":1: expected 'name = value'");
+	expect_load_error("hostname = \"a\n", ":1: hostname: unterminated quoted value");
+	expect_load_error("hostname = \"a\" b\n", ":1: hostname: text after the closing quote");
+	expect_load_error("hostname = \"a\\n\"\n", ":1: hostname: only");
 	/* a line longer than the limit is an error, not silently cut */
 	size_t n = CONFIG_LINE_MAX + 100;
 	char *text = malloc(n + 1);
@@ -425,8 +433,14 @@ static void test_dump_round_trip(void **state)
 	expect_set(c, "portal_url", "https://portal.example/x?y=z");
 	expect_set(c, "tls_cert", "/etc/ssl/c.pem");
 	expect_set(c, "tls_key", "/etc/ssl/k.pem");
+	/* '#', quotes and backslashes survive the round trip (quoted on dump) */
+	expect_set(c, "portal_url", "https://portal.example/help#top");
+	expect_set(c, "tls_cert", "/etc/ssl/\"odd\\name#1.pem");
 	char *d1 = dump(c);
 	assert_non_null(strstr(d1, "message_size_limit = 3145728\n"));
+	assert_non_null(strstr(d1, "portal_url = \"https://portal.example/help#top\"\n"));
+	assert_non_null(strstr(d1, "tls_cert = \"/etc/ssl/\\\"odd\\\\name#1.pem\"\n"));
+	assert_non_null(strstr(d1, "tls_key = /etc/ssl/k.pem\n"));
 	assert_non_null(strstr(d1, "smtp_data_timeout = 7200s\n"));
 	assert_non_null(strstr(d1, "smtp_bare_newline = normalize\n"));
 	size_t n;
@@ -442,6 +456,8 @@ static void test_dump_round_trip(void **state)
 		fail_msg("dump does not load back: %s", err);
 	char *d2 = dump(c2);
 	assert_string_equal(d1, d2);
+	assert_string_equal(c2->portal_url, "https://portal.example/help#top");
+	assert_string_equal(c2->tls_cert, "/etc/ssl/\"odd\\name#1.pem");
 	free(d1);
 	free(d2);
 	config_unref(c2);
