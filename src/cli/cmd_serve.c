@@ -143,11 +143,17 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 		config_unref(c);
 		return;
 	}
-	if (strcmp(c->smtp_listen, sv->listen_spec) != 0)
-		log_msg(LOG_WARN, NULL, "event=reload_listen_unchanged note=restart_to_rebind");
-	log_set_level((enum log_level)c->log_level);
+	enum log_level level = (enum log_level)c->log_level;
+	bool rebind = strcmp(c->smtp_listen, sv->listen_spec) != 0;
 	config_unref(c);
-	smtp_server_reload(&sv->srv, set);
+	if (smtp_server_reload(&sv->srv, set, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, NULL, "event=reload_failed error=\"%s\" note=keeping_old_config",
+			err);
+		return;
+	}
+	if (rebind)
+		log_msg(LOG_WARN, NULL, "event=reload_listen_unchanged note=restart_to_rebind");
+	log_set_level(level);
 	log_msg(LOG_INFO, NULL, "event=reload ok=1");
 }
 

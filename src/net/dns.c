@@ -45,6 +45,8 @@ struct dns_query {
 };
 
 struct dns {
+	int refs; /* loop thread only */
+	char *servers; /* opt.servers points here */
 	struct event_base *base;
 	ares_channel ch;
 	bool channel_ok;
@@ -556,8 +558,16 @@ struct dns *dns_new(struct event_base *base, const struct dns_options *o, char *
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	d->refs = 1;
 	d->base = base;
 	d->opt = *o;
+	d->servers = strdup(o->servers ? o->servers : "");
+	d->opt.servers = d->servers;
+	if (!d->servers) {
+		snprintf(err, errlen, "out of memory");
+		free(d);
+		return NULL;
+	}
 	d->timer = evtimer_new(base, on_timer, d);
 	struct ares_options ao;
 	memset(&ao, 0, sizeof(ao));
@@ -751,9 +761,28 @@ unsigned long long dns_queries_sent(const struct dns *d)
 	return d->sent;
 }
 
+struct dns *dns_ref(struct dns *d)
+{
+	d->refs++;
+	return d;
+}
+
+bool dns_options_equal(const struct dns_options *a, const struct dns_options *b)
+{
+	return strcmp(a->servers ? a->servers : "", b->servers ? b->servers : "") == 0 &&
+	       a->timeout_ms == b->timeout_ms && a->tries == b->tries &&
+	       a->cache_size == b->cache_size && a->cache_max_ttl == b->cache_max_ttl &&
+	       a->negative_ttl == b->negative_ttl;
+}
+
+const struct dns_options *dns_options(const struct dns *d)
+{
+	return &d->opt;
+}
+
 void dns_free(struct dns *d)
 {
-	if (!d)
+	if (!d || --d->refs > 0)
 		return;
 	if (d->channel_ok)
 		ares_destroy(d->ch); /* on_ares(ARES_EDESTRUCTION) frees in-flight queries */
@@ -775,6 +804,7 @@ void dns_free(struct dns *d)
 		dns_cache_clear(d);
 		free(d->table);
 	}
+	free(d->servers);
 	free(d);
 }
 

@@ -70,7 +70,16 @@ void dns_options_from_config(struct dns_options *o, const struct config *cfg);
 struct dns *dns_new(struct event_base *base, const struct dns_options *o, char *err,
 		    size_t errlen);
 /* Cancels every query (their callbacks are not called) and frees. */
+/* Resolvers are reference counted (loop thread only): each settings generation
+ * holds one, so a reload that changes dns_* settings gets a new resolver while
+ * sessions of the old generation finish on theirs. dns_free drops a reference;
+ * the last one cancels what is in flight and frees. */
+struct dns *dns_ref(struct dns *d);
 void dns_free(struct dns *d);
+/* The options a resolver was made with (servers copied), and whether two
+ * option sets make the same resolver. */
+const struct dns_options *dns_options(const struct dns *d);
+bool dns_options_equal(const struct dns_options *a, const struct dns_options *b);
 
 typedef void (*dns_callback)(void *arg, const struct dns_answer *ans);
 

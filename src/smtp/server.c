@@ -66,6 +66,7 @@ void smtp_settings_unref(struct smtp_settings *s)
 	SSL_CTX_free(s->tls);
 	recipients_free(s->rcpts);
 	content_filter_free(s->content);
+	dns_free(s->dns);
 	config_unref(s->cfg);
 	free(s);
 }
@@ -85,6 +86,20 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 	log_msg(LOG_WARN, NULL, "event=accept_error error=%d", EVUTIL_SOCKET_ERROR());
 }
 
+/* Gives settings a resolver: prev's when the dns_* settings did not change. */
+static int attach_dns(struct smtp_settings *set, struct event_base *base, struct dns *prev,
+		      char *err, size_t errlen)
+{
+	struct dns_options o;
+	dns_options_from_config(&o, set->cfg);
+	if (prev && dns_options_equal(&o, dns_options(prev))) {
+		set->dns = dns_ref(prev);
+		return 0;
+	}
+	set->dns = dns_new(base, &o, err, errlen);
+	return set->dns ? 0 : -1;
+}
+
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds)
 {
@@ -94,11 +109,8 @@ int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 	srv->pool = delivery_pool_new(base, settings->cfg->delivery_threads);
 	if (!srv->pool)
 		return -1;
-	struct dns_options dopt;
 	char err[256];
-	dns_options_from_config(&dopt, settings->cfg);
-	srv->dns = dns_new(base, &dopt, err, sizeof(err));
-	if (!srv->dns) {
+	if (attach_dns(settings, base, NULL, err, sizeof(err)) < 0) {
 		log_msg(LOG_ERR, NULL, "event=dns_init_failed error=\"%s\"", err);
 		return -1;
 	}
@@ -113,10 +125,20 @@ int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 	return 0;
 }
 
-void smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings)
+int smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings, char *err,
+		       size_t errlen)
 {
+	struct dns *prev = srv->settings->dns;
+	if (attach_dns(settings, srv->base, prev, err, errlen) < 0) {
+		smtp_settings_unref(settings);
+		return -1;
+	}
+	if (settings->dns != prev)
+		log_msg(LOG_INFO, NULL, "event=dns_reconfigured servers=\"%s\"",
+			dns_options(settings->dns)->servers);
 	smtp_settings_unref(srv->settings);
 	srv->settings = settings;
+	return 0;
 }
 
 void smtp_server_drain(struct smtp_server *srv)
@@ -139,8 +161,6 @@ void smtp_server_free(struct smtp_server *srv)
 	smtp_server_drain(srv);
 	delivery_pool_free(srv->pool);
 	srv->pool = NULL;
-	dns_free(srv->dns);
-	srv->dns = NULL;
 	smtp_settings_unref(srv->settings);
 	srv->settings = NULL;
 }

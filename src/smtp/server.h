@@ -29,6 +29,8 @@ struct smtp_settings {
 	SSL_CTX *tls;             /* NULL: STARTTLS not offered */
 	struct recipients *rcpts;
 	struct content_filter *content; /* NULL when content_filter = no */
+	struct dns *dns;          /* resolver for SPF, Sender ID, DKIM and FCrDNS: set by
+				     smtp_server_start/_reload, shared while dns_* stay equal */
 };
 
 /* Builds settings from a finished config; NULL with err set. */
@@ -44,7 +46,6 @@ struct smtp_server {
 	struct evconnlistener *listeners[SMTP_LISTENERS_MAX];
 	size_t nlisteners;
 	struct delivery_pool *pool;
-	struct dns *dns;          /* resolver for SPF, Sender ID and FCrDNS */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */
@@ -54,8 +55,12 @@ struct smtp_server {
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds);
-/* Installs new settings for sessions that start from now on. */
-void smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings);
+/* Installs new settings for sessions that start from now on (it takes the
+ * reference). The resolver is kept when the dns_* settings are unchanged, else
+ * a new one serves the new generation. -1 (settings released, old ones kept,
+ * err set) when that resolver cannot be made. */
+int smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings, char *err,
+		       size_t errlen);
 /* Stops accepting; sessions go on. */
 void smtp_server_drain(struct smtp_server *srv);
 /* Sends 421 to every session not in the middle of a delivery and closes it. */

@@ -264,7 +264,7 @@ static bool spf_begin(struct smtp_session *s, bool sender_id)
 		req.identity = SPF_ID_PRA;
 		req.sender_id = true;
 	}
-	s->spf = spf_start(s->srv->dns, &req, sender_id ? data_senderid_done : mail_spf_done, s);
+	s->spf = spf_start(s->set->dns, &req, sender_id ? data_senderid_done : mail_spf_done, s);
 	if (!s->spf)
 		return false;
 	s->st = S_AUTH;
@@ -362,7 +362,7 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 	s->mail_from = arena_strndup(&s->ta, c->path.p, c->path.len);
 	s->smtputf8 = c->smtputf8;
 	s->st = S_MAIL;
-	if (s->cfg->spf_check && s->srv->dns && s->mail_from && spf_begin(s, false))
+	if (s->cfg->spf_check && s->set->dns && s->mail_from && spf_begin(s, false))
 		return; /* the reply comes from mail_spf_done() */
 	REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
 }
@@ -678,7 +678,7 @@ static void data_auth_done(void *arg, struct auth_check *a)
 /* DKIM, ARC and DMARC, when enabled: their lookups run in S_AUTH, then the verdict. */
 static void data_auth(struct smtp_session *s)
 {
-	if (s->cfg->dkim_check && s->srv->dns) {
+	if (s->cfg->dkim_check && s->set->dns) {
 		struct auth_params p = {
 			.authserv_id = s->cfg->hostname,
 			.now = time(NULL),
@@ -690,7 +690,7 @@ static void data_auth(struct smtp_session *s)
 		};
 		s->auth = auth_check_new((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len }, &p);
 		if (s->auth)
-			s->auth_run = auth_dns_start(s->srv->base, s->srv->dns, s->auth,
+			s->auth_run = auth_dns_start(s->srv->base, s->set->dns, s->auth,
 						     data_auth_done, s);
 		if (s->auth_run) {
 			s->st = S_AUTH;
@@ -734,7 +734,7 @@ static void data_end(struct smtp_session *s)
 		bufferevent_disable(s->bev, EV_READ);
 		return;
 	}
-	if (s->cfg->sender_id_check && s->srv->dns) {
+	if (s->cfg->sender_id_check && s->set->dns) {
 		struct pra pra;
 		if (pra_select(s->msg.p ? s->msg.p : "", s->msg.len, &pra) < 0) {
 			/* RFC 4407 2 step 6: no PRA; RFC 4406 makes that a permanent error */
@@ -1214,8 +1214,8 @@ void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr 
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_msg(LOG_INFO, s->id, "event=connect ip=%s", s->ip);
 	REPLY(s, 220, NULL, "%s ESMTP mxscreen", cfg->hostname);
-	if (srv->dns)
-		s->fcrdns = fcrdns_start(srv->dns, s->ip, on_fcrdns, s);
+	if (s->set->dns)
+		s->fcrdns = fcrdns_start(s->set->dns, s->ip, on_fcrdns, s);
 }
 
 void smtp_server_close_sessions(struct smtp_server *srv)

@@ -75,6 +75,9 @@ class Server:
             "dns_servers": empty_dns_address(),
         }
         self.settings.update({k: str(v) for k, v in overrides.items()})
+        # None: do not pass the setting with -o (the config file decides).
+        for k in [k for k, v in overrides.items() if v is None]:
+            del self.settings[k]
         first = self.settings["smtp_listen"].split(",")[0].strip()
         host, port = first.rsplit(":", 1)
         self.host, self.port = host.strip("[]"), int(port)

@@ -5,6 +5,7 @@ import subprocess
 import time
 
 from conftest import free_port, mxscreen_bin
+from dnsserver import DNSServer
 from smtpclient import Raw, session
 
 
@@ -100,6 +101,42 @@ def test_sighup_reloads_recipients_without_dropping_sessions(mx, tmp_path):
     assert old.cmd("DATA")[0] == 354
     old.send(b"Subject: across reload\r\n\r\nx\r\n.\r\n")
     assert old.reply()[0] == 250
+
+
+def wait_log(srv, text, timeout=10):
+    deadline = time.time() + timeout
+    while text not in srv.log_text() and time.time() < deadline:
+        time.sleep(0.05)
+    assert text in srv.log_text()
+
+
+def test_sighup_switches_dns_servers_for_new_sessions(mx, tmp_path):
+    """A changed dns_servers takes effect on reload: new sessions ask the new
+    server; a session from before the reload finishes on the old resolver."""
+    fail_zone = {"sender.test": [("TXT", "v=spf1 ip4:192.0.2.1 -all")]}
+    with DNSServer({}) as empty, DNSServer(fail_zone) as strict:
+        conf = tmp_path / "mx.conf"
+        conf.write_text(f"dns_servers = {empty.address}\n")
+        srv = mx(config_file=conf, dns_servers=None)
+        old = session(srv)
+        conf.write_text(f"dns_servers = {strict.address}\n")
+        srv.signal(signal.SIGHUP)
+        wait_log(srv, "event=reload ok=1")
+        assert f'event=dns_reconfigured servers="{strict.address}"' in srv.log_text()
+        new = session(srv)
+        code, text = new.cmd("MAIL FROM:<a@sender.test>")
+        assert code == 550 and "5.7.23" in text, text
+        code, text = old.cmd("MAIL FROM:<a@sender.test>")
+        assert code == 250, text  # SPF none on the old generation's (empty) server
+        # An unchanged dns_servers keeps the resolver (and its cache).
+        srv.signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while srv.log_text().count("event=reload ok=1") < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert srv.log_text().count("event=reload ok=1") == 2
+        assert srv.log_text().count("event=dns_reconfigured") == 1
+        old.cmd("QUIT")
+        new.cmd("QUIT")
 
 
 def test_sighup_with_broken_config_keeps_running(mx, tmp_path):
