@@ -212,30 +212,9 @@ fail:
 	return -1;
 }
 
-static void clean_dir(const char *dir, time_t now, size_t *removed)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[4096];
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
-			continue;
-		size_t len = strlen(e->d_name), sl = strlen(TMP_SUFFIX);
-		bool ours = len > sl && strcmp(e->d_name + len - sl, TMP_SUFFIX) == 0;
-		struct stat st;
-		if (!ours && (stat(path, &st) < 0 || now - st.st_mtime < 36 * 3600))
-			continue;
-		if (unlink(path) == 0)
-			(*removed)++;
-	}
-	closedir(d);
-}
-
-static void for_each_subdir(const char *dir, void (*fn)(const char *, void *), void *arg)
+/* Calls fn(path, name, arg) for every entry of dir but "." and "..". */
+static void for_each_entry(const char *dir, void (*fn)(const char *, const char *, void *),
+			   void *arg)
 {
 	DIR *d = opendir(dir);
 	if (!d)
@@ -245,11 +224,8 @@ static void for_each_subdir(const char *dir, void (*fn)(const char *, void *), v
 	while ((e = readdir(d)) != NULL) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= sizeof(path))
-			continue;
-		struct stat st;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			fn(path, arg);
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < sizeof(path))
+			fn(path, e->d_name, arg);
 	}
 	closedir(d);
 }
@@ -259,19 +235,45 @@ struct clean_ctx {
 	size_t *removed;
 };
 
-static void clean_mailbox(const char *mailbox, void *arg)
+/* A tmp/ entry goes when it is one of ours (an interrupted delivery) or, like
+ * any Maildir reader's, older than 36 hours; dot files are left alone. */
+static void clean_file(const char *path, const char *name, void *arg)
 {
 	struct clean_ctx *ctx = arg;
-	char path[4096];
-	if ((size_t)snprintf(path, sizeof(path), "%s/tmp", mailbox) < sizeof(path))
-		clean_dir(path, ctx->now, ctx->removed);
-	if ((size_t)snprintf(path, sizeof(path), "%s/.Junk/tmp", mailbox) < sizeof(path))
-		clean_dir(path, ctx->now, ctx->removed);
+	if (name[0] == '.')
+		return;
+	size_t len = strlen(name), sl = strlen(TMP_SUFFIX);
+	bool ours = len > sl && strcmp(name + len - sl, TMP_SUFFIX) == 0;
+	struct stat st;
+	if (!ours && (stat(path, &st) < 0 || ctx->now - st.st_mtime < 36 * 3600))
+		return;
+	if (unlink(path) == 0)
+		(*ctx->removed)++;
 }
 
-static void clean_domain(const char *domain_dir, void *arg)
+static bool is_dir(const char *path)
 {
-	for_each_subdir(domain_dir, clean_mailbox, arg);
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void clean_mailbox(const char *mailbox, const char *name, void *arg)
+{
+	(void)name;
+	char path[4096];
+	if (!is_dir(mailbox))
+		return;
+	if ((size_t)snprintf(path, sizeof(path), "%s/tmp", mailbox) < sizeof(path))
+		for_each_entry(path, clean_file, arg);
+	if ((size_t)snprintf(path, sizeof(path), "%s/.Junk/tmp", mailbox) < sizeof(path))
+		for_each_entry(path, clean_file, arg);
+}
+
+static void clean_domain(const char *domain_dir, const char *name, void *arg)
+{
+	(void)name;
+	if (is_dir(domain_dir))
+		for_each_entry(domain_dir, clean_mailbox, arg);
 }
 
 void maildir_clean_tmp(const char *var_dir, size_t *removed)
@@ -280,5 +282,5 @@ void maildir_clean_tmp(const char *var_dir, size_t *removed)
 	struct clean_ctx ctx = { time(NULL), removed };
 	*removed = 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/mail", var_dir) < sizeof(path))
-		for_each_subdir(path, clean_domain, &ctx);
+		for_each_entry(path, clean_domain, &ctx);
 }
