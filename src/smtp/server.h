@@ -22,6 +22,8 @@ struct smtp_session;
 struct config;
 struct recipients;
 struct content_filter;
+struct store;
+struct store_writer;
 
 struct smtp_settings {
 	int refs;
@@ -45,6 +47,8 @@ struct smtp_server {
 	size_t nlisteners;
 	struct delivery_pool *pool;
 	struct dns *dns;          /* resolver for SPF, Sender ID and FCrDNS */
+	struct store *store;      /* owned by store_writer's thread while it runs */
+	struct store_writer *store_writer; /* NULL: nothing is recorded */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */
@@ -54,6 +58,9 @@ struct smtp_server {
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds);
+/* Opens the store (store_path) and starts its writer thread; after privileges are
+ * dropped, so the file belongs to run_user. 0, or -1 with err set. */
+int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen);
 /* Installs new settings for sessions that start from now on. */
 void smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings);
 /* Stops accepting; sessions go on. */
@@ -62,6 +69,7 @@ void smtp_server_drain(struct smtp_server *srv);
 void smtp_server_close_sessions(struct smtp_server *srv);
 /* True when no session and no delivery is left. */
 bool smtp_server_idle(const struct smtp_server *srv);
+/* Also writes every queued store record before it returns (SIGTERM drain). */
 void smtp_server_free(struct smtp_server *srv);
 
 /* session.c */
