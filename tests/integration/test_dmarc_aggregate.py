@@ -2,7 +2,8 @@
 
 Real SMTP sessions from different 127.0.0.x addresses against `mxscreen serve` with a loopback
 DNS server publishing SPF, DKIM keys and DMARC policies. The stored rows are read back with
-`mxscreen dmarc aggregate --json` and with Python's sqlite3 directly; restarts, SIGTERM drain,
+`mxscreen dmarc aggregate --json`, the Appendix C XML of `mxscreen dmarc report` and Python's
+sqlite3 directly; restarts, SIGTERM drain,
 kill -9 and a full queue are covered too.
 """
 import datetime
@@ -11,6 +12,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+from xml.etree import ElementTree
 
 import dkim
 import pytest
@@ -72,6 +74,15 @@ def aggregate(server, *args):
                         "--json", *args], capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr.decode()
     return json.loads(p.stdout)
+
+
+def report(server, domain, day):
+    p = subprocess.run([mxscreen_bin(), "-o", f"var_dir={server.var}", "-o", "hostname=mx.test",
+                        "dmarc", "report", "--domain", domain, "--day", day],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    return ElementTree.fromstring(p.stdout)
 
 
 def db_rows(server):
@@ -176,6 +187,41 @@ def test_rows_from_real_sessions(mx, env, tmp_path):
     assert [(r[0], r[4], r[9]) for r in direct] == [
         ("127.0.0.2", "none", 2), ("127.0.0.3", "reject", 1), ("127.0.0.4", "quarantine", 1),
         ("127.0.0.5", "quarantine", 1), ("127.0.0.6", "none", 1)]
+
+    # The RFC 7489 Appendix C report of reject.test for today.
+    root = report(server, "reject.test", today)
+    assert root.tag == "feedback" and root.findtext("version") == "1.0"
+    meta = root.find("report_metadata")
+    assert meta.findtext("org_name") == "mx.test"
+    assert meta.findtext("email") == "postmaster@mx.test"
+    begin = int(datetime.datetime.strptime(today, "%Y-%m-%d").replace(
+        tzinfo=datetime.timezone.utc).timestamp())
+    assert (int(meta.findtext("date_range/begin")), int(meta.findtext("date_range/end"))) == \
+        (begin, begin + 86399)
+    pp = root.find("policy_published")
+    assert [(e.tag, e.text) for e in pp] == [("domain", "reject.test"), ("adkim", "s"),
+                                             ("aspf", "r"), ("p", "reject"), ("sp", "reject"),
+                                             ("pct", "100"), ("fo", "0")]
+    recs = {r.findtext("row/source_ip"): r for r in root.findall("record")}
+    assert set(recs) == {"127.0.0.3", "127.0.0.6"}
+    r3 = recs["127.0.0.3"]
+    assert [(e.tag, e.text) for e in r3.find("row/policy_evaluated")] == [
+        ("disposition", "reject"), ("dkim", "fail"), ("spf", "fail")]
+    assert r3.findtext("row/count") == "1"
+    assert [(e.tag, e.text) for e in r3.find("identifiers")] == [
+        ("envelope_from", "other.test"), ("header_from", "reject.test")]
+    assert [(e.tag, e.text) for e in r3.find("auth_results/spf")] == [
+        ("domain", "other.test"), ("scope", "mfrom"), ("result", "pass")]
+    r6 = recs["127.0.0.6"].find("row/policy_evaluated")
+    assert (r6.findtext("disposition"), r6.findtext("reason/type"),
+            r6.findtext("reason/comment")) == ("none", "trusted_forwarder",
+                                               "arc=pass sealer=list.test")
+    ok = report(server, "example.com", today).find("record/auth_results/dkim")
+    assert [(e.tag, e.text) for e in ok] == [("domain", "example.com"), ("selector", "s"),
+                                             ("result", "pass")]
+    p = subprocess.run([mxscreen_bin(), "-o", f"var_dir={server.var}", "dmarc", "report",
+                        "--domain", "nodmarc.test", "--day", today], capture_output=True)
+    assert p.returncode == 1 and b"nothing recorded" in p.stderr and p.stdout == b""
 
     # Restarted on the same var_dir: the data is still there and counts go on.
     assert server.stop() == 0
