@@ -1,5 +1,6 @@
 /* Unit tests for the store (src/store/): SQLite schema and migrations, upsert counting,
- * queries, the writer thread's batches and queue accounting, day parsing. */
+ * queries, the writer thread's batches and queue accounting, day parsing, and DMARC
+ * aggregate rows from auth results (dmarc_agg.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
+#include "store/dmarc_agg.h"
 #include "store/store.h"
 #include "store/writer.h"
 
@@ -315,6 +318,95 @@ static void test_day_parse(void **state)
 	assert_int_equal(store_day_parse("2026-01-01x", 10, d), 0); /* the length counts */
 }
 
+/* Runs DKIM/DMARC over msg with TXT answers from zone (name, record pairs; others NXDOMAIN),
+ * SPF given as passed for mail_from's domain, and returns the aggregate records. */
+static size_t agg(const char *msg, const char *const *zone, unsigned roll, const char *override,
+		  struct store_record **out)
+{
+	const char *at = strrchr("bounce@Other.TEST", '@');
+	struct auth_params p = { .authserv_id = "mx.test", .now = 1700000000, .spf_result = "pass",
+				 .spf_domain = at + 1, .dmarc_roll = roll };
+	struct auth_check *a = auth_check_new(slice_cstr(msg), &p);
+	assert_non_null(a);
+	const char *name;
+	while ((name = auth_check_next_query(a))) {
+		struct slice rec[1];
+		struct txt_answer ans = { TXT_NXDOMAIN, rec, 0 };
+		for (size_t i = 0; zone[i]; i += 2)
+			if (!strcmp(zone[i], name)) {
+				rec[0] = slice_cstr(zone[i + 1]);
+				ans = (struct txt_answer){ TXT_OK, rec, 1 };
+			}
+		auth_check_answer(a, name, &ans);
+	}
+	auth_check_finish(a);
+	struct dmarc_agg_facts f = { .auth = a, .source_ip = "192.0.2.5",
+				     .mail_from = "bounce@Other.TEST", .override = override,
+				     .override_comment = override ? "arc=pass sealer=list.test" : NULL,
+				     .now = 1700000000 };
+	size_t n = dmarc_agg_records(&f, out, DMARC_FROM_DOMAINS_MAX);
+	auth_check_free(a); /* the records own copies of everything */
+	return n;
+}
+
+static void test_dmarc_agg_rows(void **state)
+{
+	(void)state;
+	static const char *const zone[] = {
+		"_dmarc.half.test", "v=DMARC1; p=reject; pct=50; rua=mailto:r@half.test",
+		"_dmarc.shop.co.uk", "v=DMARC1; p=reject; sp=quarantine; aspf=s",
+		NULL,
+	};
+	struct store_record *r[DMARC_FROM_DOMAINS_MAX];
+	/* Out of the pct sample: quarantine instead of reject, reason sampled_out. */
+	assert_int_equal(agg("From: a@half.test\r\nSubject: x\r\n\r\nbody\r\n", zone, 70, NULL, r), 1);
+	const struct store_dmarc *d = &r[0]->u.dmarc;
+	assert_string_equal(d->day, "2023-11-14");
+	assert_string_equal(d->domain, "half.test");
+	assert_string_equal(d->source_ip, "192.0.2.5");
+	assert_string_equal(d->envelope_from, "other.test");
+	assert_string_equal(d->disposition, "quarantine");
+	assert_string_equal(d->reason, "sampled_out");
+	assert_string_equal(d->dkim, "fail");
+	assert_string_equal(d->spf, "fail");
+	assert_string_equal(d->p, "reject");
+	assert_int_equal(d->pct, 50);
+	assert_string_equal(d->rua, "mailto:r@half.test");
+	assert_string_equal(d->spf_result, "pass");
+	assert_string_equal(d->spf_scope, "mfrom");
+	assert_string_equal(d->spf_domain, "Other.TEST");
+	assert_int_equal(d->ndkim_auth, 0);
+	store_record_free(r[0]);
+	/* In the sample: reject, no reason. Overridden: none, the override's reason. */
+	assert_int_equal(agg("From: a@half.test\r\n\r\nbody\r\n", zone, 10, NULL, r), 1);
+	assert_string_equal(r[0]->u.dmarc.disposition, "reject");
+	assert_string_equal(r[0]->u.dmarc.reason, "");
+	store_record_free(r[0]);
+	assert_int_equal(agg("From: a@half.test\r\n\r\nbody\r\n", zone, 10, "trusted_forwarder",
+			     r), 1);
+	assert_string_equal(r[0]->u.dmarc.disposition, "none");
+	assert_string_equal(r[0]->u.dmarc.reason, "trusted_forwarder");
+	assert_string_equal(r[0]->u.dmarc.comment, "arc=pass sealer=list.test");
+	store_record_free(r[0]);
+	/* A subdomain under its organization's record: the row belongs to the policy domain. Three
+	 * author domains, one without a record: two rows, each with the applied disposition. */
+	assert_int_equal(agg("From: a@news.shop.co.uk, b@half.test, c@none.test\r\n\r\nx\r\n",
+			     zone, 10, NULL, r), 2);
+	assert_string_equal(r[0]->u.dmarc.domain, "shop.co.uk");
+	assert_string_equal(r[0]->u.dmarc.header_from, "news.shop.co.uk");
+	assert_string_equal(r[0]->u.dmarc.aspf, "s");
+	assert_string_equal(r[0]->u.dmarc.sp, "quarantine");
+	assert_string_equal(r[0]->u.dmarc.disposition, "reject"); /* half.test decided */
+	assert_string_equal(r[0]->u.dmarc.reason, "other");
+	assert_non_null(strstr(r[0]->u.dmarc.comment, "the policy of half.test applied"));
+	assert_string_equal(r[1]->u.dmarc.domain, "half.test");
+	assert_string_equal(r[1]->u.dmarc.reason, "");
+	store_record_free(r[0]);
+	store_record_free(r[1]);
+	/* No record anywhere: nothing to report. */
+	assert_int_equal(agg("From: a@none.test\r\n\r\nbody\r\n", zone, 0, NULL, r), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +417,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writer_interval, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writer_queue_full, setup, teardown),
 		cmocka_unit_test(test_day_parse),
+		cmocka_unit_test(test_dmarc_agg_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
