@@ -42,6 +42,7 @@ struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event
 		    char *err, size_t errlen);
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_dmarc(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 struct slice;

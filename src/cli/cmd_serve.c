@@ -202,6 +202,12 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	set = NULL; /* owned by the server now */
 	nfds = 0;
+	if (smtp_server_open_store(&sv.srv, err, sizeof(err)) < 0) {
+		smtp_server_free(&sv.srv);
+		event_base_free(sv.base);
+		rc = EXIT_USAGE;
+		goto fail;
+	}
 	sv.listen_spec = cfg->smtp_listen;
 	sv.sig_term = evsignal_new(sv.base, SIGTERM, on_term, &sv);
 	sv.sig_int = evsignal_new(sv.base, SIGINT, on_term, &sv);

@@ -47,6 +47,8 @@ static const struct command commands[] = {
 	{ "config", cmd_config, "config check|dump|doc [-c FILE] [-o name=value]..." },
 	{ "auth", cmd_auth, "auth [--mail-from A --spf R] [--txt NAME=REC]... < MSG   Authentication-Results" },
 	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
+	{ "dmarc", cmd_dmarc,
+	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },

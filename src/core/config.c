@@ -106,6 +106,20 @@ static const struct config_setting settings[] = {
 	STR(arc_trusted_sealers, "",
 	    "ARC sealers (d= of the newest ARC-Seal, comma separated) whose passing chain overrides "
 	    "a DMARC failure: mailing lists and forwarders you trust"),
+	{ "dmarc_aggregate", CFG_BOOL, offsetof(struct config, dmarc_aggregate), "yes", NULL, 0, 0,
+	  "Record DMARC aggregate data (RFC 7489 7.2) in the store for every message whose From "
+	  "domain publishes a DMARC record, refused ones included (docs/store.md)" },
+	STR(store_path, "", "SQLite file of the store (statistics, DMARC aggregate data); empty: "
+			    "<var_dir>/mxscreen.db. Read at start"),
+	NUM(CFG_UINT, store_flush_ms, NSTR(STORE_FLUSH_MS_DEFAULT), 10, 60000,
+	    "Milliseconds between store flushes: a kill -9 or crash loses at most the records "
+	    "queued in this time (a clean SIGTERM loses none). Read at start"),
+	NUM(CFG_UINT, store_batch_max, NSTR(STORE_BATCH_DEFAULT), 1, 100000,
+	    "Records written per store transaction at most; a full batch is written at once. "
+	    "Read at start"),
+	NUM(CFG_UINT, store_queue_max, NSTR(STORE_QUEUE_DEFAULT), 1, 10000000,
+	    "Records waiting for the store writer at most; beyond, records are dropped, counted "
+	    "and logged (event=store_queue_full), never waited for. Read at start"),
 	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
 	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
 	STR(content_model, "models/mxscreen.model",

@@ -65,6 +65,12 @@ struct config {
 	bool dkim_check;
 	bool dmarc_enforce;
 	char *arc_trusted_sealers;
+	/* the store (store/) and what goes into it */
+	char *store_path;
+	uint64_t store_flush_ms;
+	uint64_t store_batch_max;
+	uint64_t store_queue_max;
+	bool dmarc_aggregate;
 	/* content classifier */
 	bool content_filter;
 	char *content_model;

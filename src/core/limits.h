@@ -83,6 +83,13 @@
 #define DMARC_FROM_DOMAINS_MAX 4
 /* TXT record octets considered for a key or policy record. */
 #define AUTH_TXT_MAX 8192
+/* The store (src/store/): the writer thread's queue and batches. No RFC; the
+ * queue bounds the memory statistics may take when the disk is slow. */
+#define STORE_QUEUE_DEFAULT 10000
+#define STORE_BATCH_DEFAULT 500
+#define STORE_FLUSH_MS_DEFAULT 1000
+/* How long a store connection waits for another's lock (the CLI reading, a migration). */
+#define STORE_BUSY_TIMEOUT_MS 5000
 /* Content classifier (src/content/). No RFC sets these; they bound the work
  * and memory one message can cost the classifier, whatever its size. */
 /* MIME parts examined per message, and multipart/message nesting depth. */

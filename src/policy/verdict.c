@@ -27,12 +27,22 @@ static bool arc_trusted(const struct config *cfg, const struct verdict_facts *f)
 static void decide_dmarc(const struct config *cfg, const struct verdict_facts *f,
 			 struct verdict *v)
 {
-	if (!cfg->dmarc_enforce || !f->dmarc || strcmp(f->dmarc, "fail") != 0 ||
-	    !f->dmarc_disposition || strcmp(f->dmarc_disposition, "none") == 0)
+	if (!f->dmarc || strcmp(f->dmarc, "fail") != 0 || !f->dmarc_disposition ||
+	    strcmp(f->dmarc_disposition, "none") == 0)
 		return;
+	/* RFC 7489 7.2.1.1 PolicyOverrideType names what overrode the disposition. */
+	if (!cfg->dmarc_enforce) {
+		v->dmarc_override = "local_policy";
+		snprintf(v->dmarc_override_comment, sizeof(v->dmarc_override_comment),
+			 "dmarc_enforce=no");
+		return;
+	}
 	if (arc_trusted(cfg, f)) {
 		buf_printf(&v->headers, "X-Mxscreen-Reasons: dmarc=fail overridden by trusted ARC "
 					"sealer %s\r\n", f->arc_sealer);
+		v->dmarc_override = "trusted_forwarder";
+		snprintf(v->dmarc_override_comment, sizeof(v->dmarc_override_comment),
+			 "arc=pass sealer=%s", f->arc_sealer);
 		return;
 	}
 	if (strcmp(f->dmarc_disposition, "reject") == 0) {

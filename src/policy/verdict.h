@@ -12,6 +12,7 @@
 #define MX_POLICY_VERDICT_H
 
 #include "core/buf.h"
+#include "core/limits.h"
 #include "policy/reasons.h"
 
 #include <stdbool.h>
@@ -53,6 +54,10 @@ struct verdict {
 	const char *enh;         /* and its enhanced status code */
 	char detail[200];        /* REJECT/TEMPFAIL: what exactly, for the reply; may be empty */
 	struct buf headers;      /* header lines added above the message (CRLF) */
+	/* A failed DMARC policy not applied by local policy: RFC 7489 PolicyOverrideType
+	 * ("trusted_forwarder", "local_policy") and a comment; NULL when none. */
+	const char *dmarc_override;
+	char dmarc_override_comment[SMTP_DOMAIN_MAX + 32];
 };
 
 void verdict_decide(const struct config *cfg, const struct verdict_facts *facts,

@@ -9,6 +9,8 @@
 #include "deliver/recipients.h"
 #include "net/dns.h"
 #include "net/tls.h"
+#include "store/store.h"
+#include "store/writer.h"
 
 #include <event2/event.h>
 #include <event2/listener.h>
@@ -125,6 +127,37 @@ int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 	return 0;
 }
 
+int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen)
+{
+	const struct config *cfg = srv->settings->cfg;
+	char path[4096], sub[768];
+	if (store_path(cfg, path, sizeof(path)) < 0) {
+		snprintf(err, errlen, "store_path: too long");
+		return -1;
+	}
+	srv->store = store_open(path, false, sub, sizeof(sub));
+	if (!srv->store) {
+		snprintf(err, errlen, "store: %s", sub);
+		return -1;
+	}
+	struct store_writer_options o = {
+		.queue_max = cfg->store_queue_max,
+		.batch_max = cfg->store_batch_max,
+		.flush_ms = (unsigned)cfg->store_flush_ms,
+	};
+	srv->store_writer = store_writer_start(srv->store, &o, sub, sizeof(sub));
+	if (!srv->store_writer) {
+		snprintf(err, errlen, "store: %s", sub);
+		store_close(srv->store);
+		srv->store = NULL;
+		return -1;
+	}
+	log_msg(LOG_INFO, NULL, "event=store_open path=%s schema=%d queue_max=%zu batch_max=%zu "
+		"flush_ms=%u", path, store_schema_version(srv->store), o.queue_max, o.batch_max,
+		o.flush_ms);
+	return 0;
+}
+
 int smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings, char *err,
 		       size_t errlen)
 {
@@ -161,6 +194,15 @@ void smtp_server_free(struct smtp_server *srv)
 	smtp_server_drain(srv);
 	delivery_pool_free(srv->pool);
 	srv->pool = NULL;
+	if (srv->store_writer) {
+		struct store_writer_stats st;
+		store_writer_stop(srv->store_writer, &st);
+		log_msg(LOG_INFO, NULL, "event=store_close written=%llu batches=%llu dropped=%llu "
+			"failed=%llu", st.written, st.batches, st.dropped, st.failed);
+		srv->store_writer = NULL;
+	}
+	store_close(srv->store);
+	srv->store = NULL;
 	smtp_settings_unref(srv->settings);
 	srv->settings = NULL;
 }

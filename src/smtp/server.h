@@ -22,6 +22,8 @@ struct smtp_session;
 struct config;
 struct recipients;
 struct content_filter;
+struct store;
+struct store_writer;
 
 struct smtp_settings {
 	int refs;
@@ -46,6 +48,8 @@ struct smtp_server {
 	struct evconnlistener *listeners[SMTP_LISTENERS_MAX];
 	size_t nlisteners;
 	struct delivery_pool *pool;
+	struct store *store;      /* owned by store_writer's thread while it runs */
+	struct store_writer *store_writer; /* NULL: nothing is recorded */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */
@@ -55,6 +59,9 @@ struct smtp_server {
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds);
+/* Opens the store (store_path) and starts its writer thread; after privileges are
+ * dropped, so the file belongs to run_user. 0, or -1 with err set. */
+int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen);
 /* Installs new settings for sessions that start from now on (it takes the
  * reference). The resolver is kept when the dns_* settings are unchanged, else
  * a new one serves the new generation. -1 (settings released, old ones kept,
@@ -67,6 +74,7 @@ void smtp_server_drain(struct smtp_server *srv);
 void smtp_server_close_sessions(struct smtp_server *srv);
 /* True when no session and no delivery is left. */
 bool smtp_server_idle(const struct smtp_server *srv);
+/* Also writes every queued store record before it returns (SIGTERM drain). */
 void smtp_server_free(struct smtp_server *srv);
 
 /* session.c */

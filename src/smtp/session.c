@@ -34,6 +34,8 @@
 #include "smtp/received.h"
 #include "smtp/reply.h"
 #include "smtp/server.h"
+#include "store/dmarc_agg.h"
+#include "store/writer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -96,6 +98,9 @@ struct smtp_session {
 	struct buf msg, hdr;
 	struct delivery_job job;
 	char msgid[32];
+	/* DMARC aggregate rows of the message, recorded after its final reply */
+	struct store_record *agg[DMARC_FROM_DOMAINS_MAX];
+	size_t nagg;
 };
 
 static void process_input(struct smtp_session *s);
@@ -186,10 +191,50 @@ static void set_timeout(struct smtp_session *s, uint64_t secs)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
+/* ---- statistics ------------------------------------------------------ */
+
+static void agg_discard(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nagg; i++)
+		store_record_free(s->agg[i]);
+	s->nagg = 0;
+}
+
+/* Builds the DMARC aggregate rows of the message (before auth results may be freed). */
+static void agg_collect(struct smtp_session *s, const struct verdict *v)
+{
+	agg_discard(s);
+	if (!s->srv->store_writer || !s->cfg->dmarc_aggregate || !s->auth)
+		return;
+	struct dmarc_agg_facts f = {
+		.auth = s->auth,
+		.source_ip = s->ip,
+		.mail_from = s->mail_from,
+		.override = v->dmarc_override,
+		.override_comment = v->dmarc_override_comment,
+		.now = time(NULL),
+	};
+	s->nagg = dmarc_agg_records(&f, s->agg, DMARC_FROM_DOMAINS_MAX);
+}
+
+/* The message got its final answer (250 stored, or 5xx): hand the rows to the store. */
+static void agg_submit(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nagg; i++)
+		if (store_writer_submit(s->srv->store_writer, s->agg[i]) < 0) {
+			struct store_writer_stats st;
+			store_writer_stats(s->srv->store_writer, &st);
+			log_msg(LOG_WARN, s->id, "event=store_queue_full msgid=%s record=dmarc "
+				"dropped_total=%llu", s->msgid, st.dropped);
+		}
+	s->nagg = 0; /* the writer owns them now */
+}
+
 /* ---- transaction ----------------------------------------------------- */
 
 static void reset_transaction(struct smtp_session *s)
 {
+	agg_discard(s);
 	arena_reset(&s->ta);
 	s->mail_from = NULL;
 	s->smtputf8 = false;
@@ -605,6 +650,7 @@ static void delivered(struct delivery_job *job)
 	struct smtp_session *s = job->arg;
 	if (job->rc == 0) {
 		s->srv->messages++;
+		agg_submit(s);
 		log_msg(LOG_INFO, s->id, "event=delivered msgid=%s size=%zu rcpts=%zu", s->msgid,
 			s->msg.len, s->nrcpt);
 	} else {
@@ -855,12 +901,15 @@ static void data_verdict(struct smtp_session *s)
 		facts.content = &content;
 	struct verdict v;
 	verdict_decide(s->cfg, &facts, &v);
+	agg_collect(s, &v);
 	log_msg(LOG_INFO, s->id, "event=verdict msgid=%s verdict=%s reason=%s scl=%d", s->msgid,
 		verdict_action_name(v.action), reason_get(v.reason)->code,
 		facts.content ? content.scl : -1);
 	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
 		REFUSE(s, v.code, v.enh, v.reason, "Message refused: %s",
 		       v.detail[0] ? v.detail : reason_get(v.reason)->title);
+		if (v.action == VERDICT_REJECT)
+			agg_submit(s); /* refused for good: exactly what the domain wants reported */
 		verdict_free(&v);
 		s->st = S_READY;
 		reset_transaction(s);
@@ -1076,6 +1125,7 @@ static void session_free(struct smtp_session *s)
 	s->srv->nsessions--;
 	if (s->life_timer)
 		event_free(s->life_timer);
+	agg_discard(s);
 	spf_free(s->spf);
 	auth_dns_free(s->auth_run);
 	auth_check_free(s->auth);

@@ -1,0 +1,173 @@
+/*
+ * writer.c - the store writer thread and its bounded queue; see writer.h.
+ *
+ * The queue is a ring of record pointers under one mutex. The thread sleeps on
+ * a condition variable until batch_max records wait, the flush deadline passes
+ * or stop is asked, then takes up to batch_max records out of the ring and
+ * applies them with the mutex released, so submitters wait at most for a
+ * pointer copy.
+ */
+#include "store/writer.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct store_writer {
+	struct store *st;
+	struct store_writer_options o;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct store_record **ring;
+	size_t head, n;
+	bool stop;
+	struct store_writer_stats stats;
+};
+
+static void deadline_after(struct timespec *ts, unsigned ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Applies one batch; called without the mutex. */
+static void flush(struct store_writer *w, struct store_record **batch, size_t n)
+{
+	char err[512];
+	int rc = store_apply(w->st, batch, n, err, sizeof(err));
+	if (rc < 0)
+		log_msg(LOG_ERR, NULL, "event=store_write_failed records=%zu error=\"%s\"", n, err);
+	for (size_t i = 0; i < n; i++)
+		store_record_free(batch[i]);
+	pthread_mutex_lock(&w->mu);
+	if (rc == 0) {
+		w->stats.written += n;
+		w->stats.batches++;
+	} else {
+		w->stats.failed += n;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void *run(void *arg)
+{
+	struct store_writer *w = arg;
+	struct store_record **batch = calloc(w->o.batch_max, sizeof(*batch));
+	struct timespec deadline;
+	deadline_after(&deadline, w->o.flush_ms);
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->stop && w->n < w->o.batch_max) {
+			int rc = pthread_cond_timedwait(&w->cv, &w->mu, &deadline);
+			if (rc == ETIMEDOUT)
+				break;
+		}
+		if (w->n == 0) {
+			if (w->stop)
+				break;
+			deadline_after(&deadline, w->o.flush_ms);
+			continue;
+		}
+		size_t take = w->n < w->o.batch_max ? w->n : w->o.batch_max;
+		if (!batch)
+			take = 1; /* out of memory: one record per transaction, slowly but surely */
+		struct store_record *one[1];
+		struct store_record **b = batch ? batch : one;
+		for (size_t i = 0; i < take; i++) {
+			b[i] = w->ring[w->head];
+			w->head = (w->head + 1) % w->o.queue_max;
+		}
+		w->n -= take;
+		pthread_mutex_unlock(&w->mu);
+		flush(w, b, take);
+		deadline_after(&deadline, w->o.flush_ms);
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	free(batch);
+	return NULL;
+}
+
+struct store_writer *store_writer_start(struct store *st, const struct store_writer_options *o,
+					char *err, size_t errlen)
+{
+	struct store_writer *w = calloc(1, sizeof(*w));
+	if (!w || o->queue_max == 0 || o->batch_max == 0 ||
+	    !(w->ring = calloc(o->queue_max, sizeof(*w->ring)))) {
+		snprintf(err, errlen, w ? "bad queue size or out of memory" : "out of memory");
+		free(w);
+		return NULL;
+	}
+	w->st = st;
+	w->o = *o;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&w->mu, NULL);
+	int rc = pthread_create(&w->thread, NULL, run, w);
+	if (rc != 0) {
+		snprintf(err, errlen, "writer thread: %s", strerror(rc));
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w->ring);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int store_writer_submit(struct store_writer *w, struct store_record *rec)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->n == w->o.queue_max || w->stop) {
+		w->stats.dropped++;
+		pthread_mutex_unlock(&w->mu);
+		store_record_free(rec);
+		return -1;
+	}
+	w->ring[(w->head + w->n) % w->o.queue_max] = rec;
+	w->n++;
+	w->stats.submitted++;
+	if (w->n >= w->o.batch_max)
+		pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+void store_writer_stats(struct store_writer *w, struct store_writer_stats *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->stats;
+	out->queued = w->n;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void store_writer_stop(struct store_writer *w, struct store_writer_stats *final)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	if (final)
+		store_writer_stats(w, final);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w->ring);
+	free(w);
+}
