@@ -4,6 +4,7 @@
 #include "auth/arc.h"
 #include "core/limits.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -12,6 +13,15 @@ static void decide(struct arc_eval *a, enum arc_cv r, const char *why)
 {
 	a->result = r;
 	a->reason = why;
+}
+
+/* Fails the chain on signature s of instance inst, with its own reason. */
+static void decide_sig(struct arc_eval *a, const struct dkim_sig *s, unsigned inst)
+{
+	snprintf(a->why, sizeof(a->why), "%s i=%u: %s",
+		 s->kind == DKIM_KIND_AS ? "ARC-Seal" : "ARC-Message-Signature", inst,
+		 *s->reason ? s->reason : "did not verify");
+	decide(a, ARC_CV_FAIL, a->why);
 }
 
 unsigned arc_aar_instance(struct slice v, struct slice *rest)
@@ -145,9 +155,8 @@ int arc_init(struct arc_eval *a, const struct headers *h, time_t now)
 		dkim_sig_parse(&s->ams_sig, DKIM_KIND_AMS, h, s->ams, now);
 		dkim_sig_parse(&s->as_sig, DKIM_KIND_AS, h, s->as, now);
 		if (s->as_sig.result == DKIM_PERMERROR || s->ams_sig.result == DKIM_PERMERROR) {
-			decide(a, ARC_CV_FAIL, s->as_sig.result == DKIM_PERMERROR
-						       ? "bad ARC-Seal"
-						       : "bad ARC-Message-Signature");
+			decide_sig(a, s->as_sig.result == DKIM_PERMERROR ? &s->as_sig : &s->ams_sig,
+				   k + 1);
 			return 0;
 		}
 		if (s->as_sig.instance != k + 1 || s->ams_sig.instance != k + 1) {
@@ -244,14 +253,15 @@ void arc_finish(struct arc_eval *a)
 				v[j]->reason = "key lookup not answered";
 			}
 	}
+	/* RFC 8617 5.2: the newest AMS (step 5), then the seals newest first (step 7). */
 	struct arc_set *top = &a->set[a->n - 1];
 	if (top->ams_sig.result != DKIM_PASS) {
-		decide(a, ARC_CV_FAIL, "newest ARC-Message-Signature did not verify");
+		decide_sig(a, &top->ams_sig, a->n);
 		return;
 	}
 	for (unsigned k = a->n; k-- > 0;) {
 		if (a->set[k].as_sig.result != DKIM_PASS) {
-			decide(a, ARC_CV_FAIL, "an ARC-Seal did not verify");
+			decide_sig(a, &a->set[k].as_sig, k + 1);
 			return;
 		}
 	}
@@ -269,6 +279,14 @@ void arc_free(struct arc_eval *a)
 {
 	free(a->set);
 	memset(a, 0, sizeof(*a));
+}
+
+int arc_chain_domains(const struct arc_eval *a, struct buf *out)
+{
+	for (unsigned k = 0; k < a->n; k++)
+		if (buf_printf(out, "%s%s", k ? ":" : "", a->set[k].as_sig.d) < 0)
+			return -1;
+	return 0;
 }
 
 const char *arc_cv_name(enum arc_cv cv)

@@ -146,6 +146,28 @@ static int add_dkim(struct buf *out, const struct dkim_sig *s)
 	return 0;
 }
 
+/*
+ * arc=: the chain length and its sealers in a comment, then the properties
+ * registered for arc (RFC 8617 10.1): header.oldest-pass on pass, and
+ * smtp.remote-ip. No arc.chain: "arc" is no registered ptype (RFC 8601 2.3).
+ */
+static int add_arc(struct buf *out, const struct arc_eval *r, const char *client_ip)
+{
+	if (buf_printf(out, ";\r\n\tarc=%s", arc_cv_name(r->result)) < 0)
+		return -1;
+	if (r->result == ARC_CV_PASS) {
+		if (buf_printf(out, " (i=%u chain=", r->n) < 0 || arc_chain_domains(r, out) < 0 ||
+		    buf_printf(out, ") header.oldest-pass=%u", r->oldest_pass) < 0)
+			return -1;
+	} else if (r->result == ARC_CV_FAIL && buf_printf(out, " (%s)", r->reason) < 0) {
+		return -1;
+	}
+	if (client_ip && *client_ip &&
+	    (buf_append_str(out, " smtp.remote-ip=") < 0 || add_value(out, client_ip) < 0))
+		return -1;
+	return 0;
+}
+
 int auth_check_results(const struct auth_check *a, struct buf *out)
 {
 	if (buf_printf(out, "Authentication-Results: %s", a->p.authserv_id) < 0)
@@ -190,19 +212,8 @@ int auth_check_results(const struct auth_check *a, struct buf *out)
 	} else if (*d->reason && buf_printf(out, " (%s)", d->reason) < 0) {
 		return -1;
 	}
-	const struct arc_eval *r = &a->arc;
-	if (buf_printf(out, ";\r\n\tarc=%s", arc_cv_name(r->result)) < 0)
+	if (add_arc(out, &a->arc, a->p.client_ip) < 0)
 		return -1;
-	if (r->result == ARC_CV_PASS &&
-	    buf_printf(out, " (i=%u oldest-pass=%u)", r->n, r->oldest_pass) < 0)
-		return -1;
-	if (r->result == ARC_CV_FAIL && buf_printf(out, " (%s)", r->reason) < 0)
-		return -1;
-	if (r->n > 0 && r->result != ARC_CV_NONE) {
-		const struct dkim_sig *as = &r->set[r->n - 1].as_sig;
-		if (*as->d && (buf_append_str(out, " header.d=") < 0 || add_value(out, as->d) < 0))
-			return -1;
-	}
 	return buf_append_str(out, "\r\n");
 }
 

@@ -33,6 +33,7 @@ struct auth_params {
 	bool spf_helo;           /* the HELO identity was checked (null sender) */
 	const char *senderid_resinfo; /* "sender-id=... header.from=..." or NULL */
 	unsigned dmarc_roll;     /* 0..99 for pct sampling */
+	const char *client_ip;   /* the SMTP client, for arc smtp.remote-ip; NULL: not known */
 };
 
 struct auth_check {

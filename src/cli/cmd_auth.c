@@ -161,6 +161,7 @@ int cmd_auth(struct cli_ctx *ctx, int argc, char **argv)
 			goto done;
 		}
 	}
+	p.client_ip = ip;
 	if (ip && !p.spf_result) {
 		struct spf_request req = { .ip = ip, .helo = helo, .sender = mail_from,
 					   .receiver = cfg->hostname,

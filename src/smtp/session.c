@@ -733,6 +733,7 @@ static void data_auth(struct smtp_session *s)
 			.spf_helo = s->spf_checked && !(s->mail_from && *s->mail_from),
 			.senderid_resinfo = senderid_resinfo(s),
 			.dmarc_roll = (unsigned)(random() % 100),
+			.client_ip = s->ip,
 		};
 		s->auth = auth_check_new((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len }, &p);
 		if (s->auth)

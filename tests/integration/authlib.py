@@ -91,7 +91,7 @@ def parse_ar(text):
     res = {"dkim": []}
     for part in re.split(r";\s*\r?\n\s*", body.strip().rstrip(";")):
         part = " ".join(part.split())
-        m = re.match(r"([\w-]+)=(\w+)(?: \((.*?)\))?((?: [\w.]+=\S+)*)$", part)
+        m = re.match(r"([\w-]+)=(\w+)(?: \((.*?)\))?((?: [\w.-]+=\S+)*)$", part)
         assert m, part
         item = {"result": m.group(2), "reason": m.group(3) or ""}
         for kv in m.group(4).split():

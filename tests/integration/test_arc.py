@@ -58,8 +58,9 @@ def test_chain_validates(env, hops):
     assert cv == dkim.CV_Pass, why
     ar = auth(msg, env[1])
     assert ar["arc"]["result"] == "pass", ar
-    assert ar["arc"]["reason"] == f"i={hops} oldest-pass=0"
-    assert ar["arc"]["header.d"] == f"hop{hops}.example"
+    sealers = ":".join(f"hop{i}.example" for i in range(1, hops + 1))
+    assert ar["arc"] == {"result": "pass", "reason": f"i={hops} chain={sealers}",
+                         "header.oldest-pass": "0"}
     assert ar["dkim"][0]["result"] == "pass"
 
 
@@ -72,8 +73,9 @@ def test_modified_in_transit_keeps_arc(env):
     ar = auth(msg, env[1])
     assert ar["dkim"][0]["result"] == "fail"
     assert ar["dmarc"]["result"] == "fail"
-    assert ar["arc"]["result"] == "pass"
-    assert ar["arc"]["reason"] == "i=3 oldest-pass=2"
+    assert ar["arc"] == {"result": "pass",
+                         "reason": "i=3 chain=hop1.example:hop2.example:hop3.example",
+                         "header.oldest-pass": "2"}
 
 
 def test_broken_chains_fail(env):
@@ -93,9 +95,14 @@ def test_broken_chains_fail(env):
         assert ar["arc"]["result"] == "fail", (name, ar["arc"])
         cv, _, _ = dkim.arc_verify(msg)
         assert cv != dkim.CV_Pass, name
-    assert "ARC-Message-Signature" in auth(cases["body"], env[1])["arc"]["reason"]
-    assert "ARC-Seal" in auth(cases["aar"], env[1])["arc"]["reason"]
-    assert "missing or duplicate" in auth(cases["missing"], env[1])["arc"]["reason"]
+    # The reason names the first signature that failed, in RFC 8617 5.2 order
+    # (newest AMS, then the seals newest first), and that signature's own reason.
+    assert auth(cases["body"], env[1])["arc"]["reason"] == \
+        "ARC-Message-Signature i=2: body hash did not verify"
+    assert auth(cases["aar"], env[1])["arc"]["reason"] == \
+        "ARC-Seal i=2: signature did not verify"
+    assert auth(cases["missing"], env[1])["arc"]["reason"] == \
+        "missing or duplicate ARC header for an instance"
 
 
 def test_sealer_says_fail(env):

@@ -76,7 +76,7 @@ def test_dkim_dmarc_spf_end_to_end(mx, env):
         assert d["header.b"] == b
     assert ar["dmarc"] == {"result": "pass", "reason": "p=reject sp=reject dis=none",
                            "header.from": "example.com", "policy.dmarc": "reject"}
-    assert ar["arc"] == {"result": "none", "reason": ""}
+    assert ar["arc"] == {"result": "none", "reason": "", "smtp.remote-ip": "127.0.0.2"}
 
 
 def test_failures_end_to_end(mx, env):
@@ -117,8 +117,8 @@ def test_arc_end_to_end(mx, env):
     assert b"overridden by trusted ARC sealer list.test" in stored
     ar = results(stored, msg)
     assert ar["dkim"][0]["result"] == "fail"
-    assert ar["arc"] == {"result": "pass", "reason": "i=1 oldest-pass=0",
-                         "header.d": "list.test"}
+    assert ar["arc"] == {"result": "pass", "reason": "i=1 chain=list.test",
+                         "header.oldest-pass": "0", "smtp.remote-ip": "127.0.0.2"}
 
 
 def test_disabled(mx, env):
