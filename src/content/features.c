@@ -63,6 +63,9 @@ void features_free(struct features *f)
 	buf_free(&f->names);
 	buf_free(&f->text);
 	buf_free(&f->html);
+	for (size_t i = 0; i < f->ncharsets; i++)
+		if (f->charsets[i].filter)
+			g_object_unref(f->charsets[i].filter);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -71,6 +74,32 @@ const char *features_name(const struct features *f, size_t i)
 	if (!(f->flags & FEAT_NAMES) || i >= f->n)
 		return "";
 	return f->names.p + f->name_off[i];
+}
+
+/* g_mime_filter_charset_new(cs, "UTF-8") (a new reference, NULL when GMime
+ * cannot convert cs), from f's cache: a used filter is reset to its initial
+ * state, which is what a new one has. */
+static GMimeFilter *charset_filter(struct features *f, const char *cs)
+{
+	size_t n = strlen(cs);
+	if (n >= FEATURES_CHARSET_NAME_MAX)
+		return g_mime_filter_charset_new(cs, "UTF-8");
+	for (size_t i = 0; i < f->ncharsets; i++)
+		if (!strcmp(f->charsets[i].name, cs)) {
+			GMimeFilter *cf = f->charsets[i].filter;
+			if (!cf)
+				return NULL;
+			g_mime_filter_reset(cf);
+			return g_object_ref(cf);
+		}
+	size_t slot = f->ncharsets < FEATURES_CHARSETS_MAX ? f->ncharsets++
+							     : (size_t)(cs[0] + n) % FEATURES_CHARSETS_MAX;
+	struct features_charset *e = &f->charsets[slot];
+	if (e->filter)
+		g_object_unref(e->filter);
+	memcpy(e->name, cs, n + 1);
+	e->filter = g_mime_filter_charset_new(cs, "UTF-8");
+	return e->filter ? g_object_ref(e->filter) : NULL;
 }
 
 /* ---- hashing ----------------------------------------------------------- */
@@ -170,8 +199,21 @@ static __attribute__((noinline)) void seen_grow(struct features *f)
 		seen_insert(f, f->hash[k] ? f->hash[k] : 1);
 }
 
+/* Slot of key in the dedup table: where it is, or the empty slot to put it.
+ * The load stays low (seen_grow), so this is mostly one probe. */
+static inline size_t seen_slot(const uint32_t *seen, size_t mask, uint32_t key)
+{
+	size_t i = key & mask;
+	while (seen[i] && seen[i] != key)
+		i = (i + 1) & mask;
+	return i;
+}
+
 /* Adds feature h unless already present; fam/tok only used for its name.
- * The hottest function of the classifier: inlined, names out of line. */
+ * The hottest function of the classifier: inlined, names out of line.
+ * Whether h is new is a coin toss for 4-grams, so there is no branch on it:
+ * storing a present key again, and writing hash[n] before knowing whether n
+ * moves on, are harmless. */
 static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *tok, size_t n)
 {
 	struct features *f = c->f;
@@ -182,16 +224,13 @@ static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint3
 	if (f->n * 2 >= f->seen_mask)
 		seen_grow(f);
 	uint32_t key = h ? h : 1;
-	size_t mask = f->seen_mask, i = key & mask; /* h is a hash already */
-	while (f->seen[i]) {
-		if (f->seen[i] == key)
-			return;
-		i = (i + 1) & mask;
-	}
+	size_t i = seen_slot(f->seen, f->seen_mask, key);
+	bool fresh = !f->seen[i];
 	f->seen[i] = key;
-	if (f->flags & FEAT_NAMES)
+	if ((f->flags & FEAT_NAMES) && fresh)
 		add_name(c, fam, tok, n);
-	f->hash[f->n++] = h;
+	f->hash[f->n] = h;
+	f->n += fresh;
 }
 
 static void emit(struct ctx *c, uint64_t seed, const char *fam, const char *tok, size_t n)
@@ -231,23 +270,41 @@ static unsigned bucket_log2(size_t n)
 
 /* ---- character 4-grams of the raw start --------------------------------- */
 
+/* The first family emitted: the table starts empty and cannot fill up, so
+ * the loop keeps its state in registers (emit_hash's checks are not needed). */
+_Static_assert(2 * CONTENT_NGRAM_PREFIX < SEEN_START && CONTENT_NGRAM_PREFIX < CONTENT_FEATURES_MAX,
+	       "4-grams must fit the initial dedup table");
+
 static void ngrams(struct ctx *c, const char *msg, size_t len)
 {
-	if (c->f->flags & FEAT_NO_NGRAMS)
+	struct features *f = c->f;
+	if ((f->flags & FEAT_NO_NGRAMS) || f->n != 0)
 		return;
+	bool names = f->flags & FEAT_NAMES;
+	uint32_t *seen = f->seen, *hash = f->hash;
+	size_t mask = f->seen_mask, n = 0;
 	uint32_t win = 0;
-	size_t have = 0, used = 0;
+	size_t used = 0;
 	for (size_t i = 0; i < len && used < CONTENT_NGRAM_PREFIX; i++) {
 		unsigned char ch = (unsigned char)msg[i];
 		if (ch == '\r')
 			continue;
-		used++;
 		win = (win << 8) | ch;
-		if (++have < 4)
+		if (++used < 4)
 			continue;
-		char tok[4] = { (char)(win >> 24), (char)(win >> 16), (char)(win >> 8), (char)win };
-		emit_hash(c, mix32(0x67ULL << 40 | win), "g", tok, 4);
+		uint32_t h = mix32(0x67ULL << 40 | win), key = h ? h : 1;
+		size_t k = seen_slot(seen, mask, key);
+		bool fresh = !seen[k];
+		seen[k] = key;
+		if (names && fresh) {
+			char tok[4] = { (char)(win >> 24), (char)(win >> 16), (char)(win >> 8), (char)win };
+			f->n = n;
+			add_name(c, "g", tok, 4);
+		}
+		hash[n] = h;
+		n += fresh;
 	}
+	f->n = n;
 }
 
 /* ---- words -------------------------------------------------------------- */
@@ -696,7 +753,7 @@ static int decode_part(struct ctx *c, GMimePart *part, size_t max)
 			lc[k] = (char)tolower((unsigned char)canon[k]);
 		lc[k] = '\0';
 		if (strcmp(lc, "us-ascii") && strcmp(lc, "utf-8")) {
-			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
+			GMimeFilter *cf = charset_filter(f, cs);
 			if (cf) {
 				g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), cf);
 				g_object_unref(cf);
@@ -1077,7 +1134,7 @@ static bool ascii_clean(const char *p, size_t n)
 }
 
 /* Decides whether msg takes the light path; fills lm. Emits nothing. */
-static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
+static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
 {
 	if (len >= 5 && !memcmp(msg, "From ", 5))
 		return false;
@@ -1131,7 +1188,7 @@ static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
 			 * the GMime path emits the charset only when it can convert it */
 			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
 				return false;
-			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
+			GMimeFilter *cf = charset_filter(f, cs);
 			if (!cf)
 				return false;
 			g_object_unref(cf);
@@ -1220,7 +1277,7 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	emitf(&c, "m", "#size%u", bucket_log2(len));
 
 	struct light_msg lm;
-	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(msg, len, &lm)) {
+	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(f, msg, len, &lm)) {
 		light_message(&c, msg, len, &lm);
 		goto done;
 	}
