@@ -613,6 +613,28 @@ struct hdr_state {
 	uint64_t s_hn;
 };
 
+/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
+static bool fws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* True when raw header text tokenizes exactly as GMime's decoded value would:
+ * printable ASCII and folding white space, no encoded word, not cut. Decoding
+ * then only unfolds and trims white space, which the tokenizer skips anyway. */
+static bool tokens_as_decoded(const char *raw, size_t n)
+{
+	if (!raw || n > CONTENT_HEADER_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)raw[i];
+		if ((ch < 0x20 && !fws((char)ch)) || ch >= 0x7f ||
+		    (ch == '=' && i + 1 < n && raw[i + 1] == '?'))
+			return false;
+	}
+	return true;
+}
+
 /* One top-level header. gh: GMime's (decoded values on demand); NULL on the
  * light path, where values are plain ASCII and raw equals decoded. */
 static void header_one(struct ctx *c, struct hdr_state *st, const char *name, size_t nlen,
@@ -633,12 +655,12 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
 	} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
 		/* decoded values are costly (RFC 2047, charsets): only where used */
-		if (gh && (v = g_mime_header_get_value(gh)))
+		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
 	} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
-		if (gh && (v = g_mime_header_get_value(gh)))
+		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
@@ -994,12 +1016,6 @@ static bool unique_header(const struct light_hdr *h)
 		if (name_is(h, names[i]))
 			return true;
 	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
-}
-
-/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
-static bool fws(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
 static const char *trim(const char *p, size_t *n)
