@@ -1180,8 +1180,15 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
 			      (n == 6 && !strncasecmp(v, "binary", 6))))
 				return false;
+		} else if (name_is(h, "content-disposition")) {
+			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
+			const char *v = trim(h->value, &n);
+			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
+				return false;
+		} else if (name_is(h, "content-class") || name_is(h, "content-description")) {
+			continue; /* GMime keeps them and no feature looks at them */
 		} else if (h->nlen > 8 && !strncasecmp(h->name, "content-", 8)) {
-			return false; /* disposition, id, location...: GMime knows them */
+			return false; /* id, location, md5...: GMime knows them */
 		} else if (name_is(h, "subject")) {
 			lm->subject = h->value, lm->subject_len = h->vlen;
 		} else if (name_is(h, "from")) {

@@ -187,7 +187,14 @@ static void test_light_path_equals_gmime(void **state)
 		"Subject: no from\nTo: undisclosed-recipients:;\nCc: bad address <<>>\n\nbody\n",
 		"Subject: utf8\nContent-Type: text/plain; charset=utf-8; format=flowed\n\n"
 		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
+		"Subject: inline\nContent-Type: text/plain\nContent-Disposition:  INLINE \n"
+		"Content-Class: urn:content-classes:message\nContent-Description: a note\n\nx\n",
 		/* these must bail out to GMime; still the same features */
+		"Content-Disposition: inline; filename=x.txt\n\nnamed by the disposition\n",
+		"Content-Disposition: attachment\n\nan attachment\n",
+		"Content-Disposition: inline;\n\nempty parameter\n",
+		"Content-Description: =?utf-8?q?encoded?=\n\nx\n",
+		"Content-Class: a\nContent-Class: b\n\ntwice\n",
 		"Subject: =?utf-8?q?encoded?=\n\nx\n",
 		"Subject: a\nSubject: b\n\ntwo subjects\n",
 		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
