@@ -998,6 +998,9 @@ struct light_msg {
 	size_t subject_len, from_len, reply_to_len;
 	bool html;
 	char charset[48];  /* lowercase canonical, "" when none needs a feature */
+	GMimeContentEncoding encoding;
+	const char *text;  /* the body, decoded when encoded (then in f->text) */
+	size_t text_len;
 };
 
 static bool name_is(const struct light_hdr *h, const char *lit)
@@ -1149,7 +1152,32 @@ static bool ascii_clean(const char *p, size_t n)
 	return true;
 }
 
-/* Decides whether msg takes the light path; fills lm. Emits nothing. */
+/* Decodes a base64 or quoted-printable body into out as GMime's decoding
+ * filter does (its step functions, chunk by chunk), until MIME_PART_DECODED_MAX
+ * bytes are out: decode_part() reads no further. 0, or -1 when out of memory. */
+static int light_decode(struct buf *out, GMimeContentEncoding enc, const char *in, size_t n)
+{
+	GMimeEncoding st;
+	g_mime_encoding_init_decode(&st, enc);
+	buf_reset(out);
+	size_t pos = 0;
+	while (out->len < MIME_PART_DECODED_MAX) {
+		size_t chunk = n - pos < 65536 ? n - pos : 65536;
+		bool last = pos + chunk == n;
+		if (buf_reserve(out, g_mime_encoding_outlen(&st, chunk) + 1) < 0)
+			return -1;
+		char *o = out->p + out->len;
+		out->len += last ? g_mime_encoding_flush(&st, in + pos, chunk, o)
+				 : g_mime_encoding_step(&st, in + pos, chunk, o);
+		pos += chunk;
+		if (last)
+			break;
+	}
+	return 0;
+}
+
+/* Decides whether msg takes the light path; fills lm (its text may be in
+ * f->text). Emits nothing. */
 static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
 {
 	if (len >= 5 && !memcmp(msg, "From ", 5))
@@ -1158,6 +1186,7 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		return false;
 	char cs[48] = "";
 	lm->html = false;
+	lm->encoding = GMIME_CONTENT_ENCODING_DEFAULT;
 	lm->subject = lm->from = lm->reply_to = NULL;
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
 	for (size_t i = 0; i < lm->n; i++) {
@@ -1177,8 +1206,12 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		} else if (name_is(h, "content-transfer-encoding")) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
-			if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
-			      (n == 6 && !strncasecmp(v, "binary", 6))))
+			if (n == 16 && !strncasecmp(v, "quoted-printable", 16))
+				lm->encoding = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+			else if (n == 6 && !strncasecmp(v, "base64", 6))
+				lm->encoding = GMIME_CONTENT_ENCODING_BASE64;
+			else if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
+				   (n == 6 && !strncasecmp(v, "binary", 6))))
 				return false;
 		} else if (name_is(h, "content-disposition")) {
 			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
@@ -1196,6 +1229,14 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		} else if (name_is(h, "reply-to")) {
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
+	}
+	lm->text = msg + lm->body;
+	lm->text_len = len - lm->body;
+	if (lm->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
+		if (light_decode(&f->text, lm->encoding, lm->text, lm->text_len) < 0)
+			return false;
+		lm->text = f->text.p;
+		lm->text_len = f->text.len;
 	}
 	lm->charset[0] = '\0';
 	if (cs[0]) {
@@ -1215,10 +1256,10 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			if (!cf)
 				return false;
 			g_object_unref(cf);
-			size_t n = len - lm->body;
+			size_t n = lm->text_len;
 			if (n > MIME_PART_DECODED_MAX)
 				n = MIME_PART_DECODED_MAX;
-			if (!ascii_clean(msg + lm->body, n))
+			if (!ascii_clean(lm->text, n))
 				return false;
 		}
 	}
@@ -1238,7 +1279,7 @@ static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char
 	return internet_address_list_parse(opts, tmp);
 }
 
-static void light_message(struct ctx *c, const char *msg, size_t len, const struct light_msg *lm)
+static void light_message(struct ctx *c, const struct light_msg *lm)
 {
 	struct hdr_state st = { .s_hn = family_seed("hn") };
 	for (size_t i = 0; i < lm->n; i++) {
@@ -1274,12 +1315,12 @@ static void light_message(struct ctx *c, const char *msg, size_t len, const stru
 	emitf(c, "pt", "%s", ts);
 	if (lm->charset[0])
 		emitf(c, "cs", "%s", lm->charset);
-	size_t n = len - lm->body;
+	size_t n = lm->text_len;
 	if (n >= MIME_PART_DECODED_MAX) {
 		n = MIME_PART_DECODED_MAX;
 		emit1(c, "m", "#part_cut");
 	}
-	part_text(c, lm->html, msg + lm->body, n);
+	part_text(c, lm->html, lm->text, n);
 }
 
 int features_extract(struct features *f, const char *msg, size_t len)
@@ -1301,7 +1342,7 @@ int features_extract(struct features *f, const char *msg, size_t len)
 
 	struct light_msg lm;
 	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(f, msg, len, &lm)) {
-		light_message(&c, msg, len, &lm);
+		light_message(&c, &lm);
 		goto done;
 	}
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg, len);

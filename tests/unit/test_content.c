@@ -189,7 +189,16 @@ static void test_light_path_equals_gmime(void **state)
 		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
 		"Subject: inline\nContent-Type: text/plain\nContent-Disposition:  INLINE \n"
 		"Content-Class: urn:content-classes:message\nContent-Description: a note\n\nx\n",
+		"Content-Transfer-Encoding: quoted-printable\n\nsoft=\nbreak, =3D sign, bad =ZZ, =\n",
+		"Content-Type: text/html; charset=iso-8859-1\nContent-Transfer-Encoding: Quoted-Printable\n\n"
+		"<p>a=20b=\r\nc</p>=",
+		"Content-Transfer-Encoding: base64\n\nSGVsbG8gd29y bGQh\n!!garbage==\nQUJD\n",
+		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+		"R3LDvMOfZSBhdXMgS8O2bG4K\n",
 		/* these must bail out to GMime; still the same features */
+		"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
+		"caf=E9 cr=E8me\n",
+		"Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n#86)C\n`\nend\n",
 		"Content-Disposition: inline; filename=x.txt\n\nnamed by the disposition\n",
 		"Content-Disposition: attachment\n\nan attachment\n",
 		"Content-Disposition: inline;\n\nempty parameter\n",
