@@ -1000,6 +1000,7 @@ struct light_msg {
 	char charset[48];  /* lowercase canonical, "" when none needs a feature */
 	GMimeContentEncoding encoding;
 	const char *text;  /* the body, decoded when encoded (then in f->text) */
+	GMimeFilter *converter; /* holds text when converted to UTF-8 */
 	size_t text_len;
 };
 
@@ -1176,6 +1177,45 @@ static int light_decode(struct buf *out, GMimeContentEncoding enc, const char *i
 	return 0;
 }
 
+/*
+ * The text of a part in charset cs, as decode_part() gets it through GMime's
+ * charset filter. Single-byte charsets without state only (ISO 8859, Windows
+ * 125x but 1258, which composes characters): each byte converts on its own, so
+ * converting the text at once gives what the filter gives chunk by chunk. The
+ * GMime path emits the charset only when it can convert it. ASCII text needs
+ * no conversion; other text is converted by the same (cached) filter, keeping
+ * a reference in lm. Text cut by light_decode() is left to GMime: bytes the
+ * charset lacks are dropped, so GMime might read on to fill the part.
+ */
+static bool light_convert(struct features *f, struct light_msg *lm, const char *cs)
+{
+	if ((strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11)) ||
+	    !strcmp(lm->charset, "windows-1258"))
+		return false;
+	GMimeFilter *cf = charset_filter(f, cs);
+	if (!cf)
+		return false;
+	size_t n = lm->text_len;
+	if (n > MIME_PART_DECODED_MAX)
+		n = MIME_PART_DECODED_MAX;
+	if (ascii_clean(lm->text, n)) {
+		g_object_unref(cf);
+		return true;
+	}
+	if (lm->text_len >= MIME_PART_DECODED_MAX ||
+	    (lm->text != f->text.p && (buf_reset(&f->text), buf_append(&f->text, lm->text, n) < 0))) {
+		g_object_unref(cf);
+		return false;
+	}
+	char *out;
+	size_t outlen, outpre;
+	g_mime_filter_complete(cf, f->text.p, f->text.len, 0, &out, &outlen, &outpre);
+	lm->converter = cf;
+	lm->text = out;
+	lm->text_len = outlen;
+	return true;
+}
+
 /* Decides whether msg takes the light path; fills lm (its text may be in
  * f->text). Emits nothing. */
 static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
@@ -1187,6 +1227,7 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	char cs[48] = "";
 	lm->html = false;
 	lm->encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+	lm->converter = NULL;
 	lm->subject = lm->from = lm->reply_to = NULL;
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
 	for (size_t i = 0; i < lm->n; i++) {
@@ -1248,19 +1289,7 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
 			lm->charset[0] = '\0';
 		} else {
-			/* ASCII-compatible charsets only, and then only for ASCII text;
-			 * the GMime path emits the charset only when it can convert it */
-			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
-				return false;
-			GMimeFilter *cf = charset_filter(f, cs);
-			if (!cf)
-				return false;
-			g_object_unref(cf);
-			size_t n = lm->text_len;
-			if (n > MIME_PART_DECODED_MAX)
-				n = MIME_PART_DECODED_MAX;
-			if (!ascii_clean(lm->text, n))
-				return false;
+			return light_convert(f, lm, cs);
 		}
 	}
 	return true;
@@ -1321,6 +1350,8 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 		emit1(c, "m", "#part_cut");
 	}
 	part_text(c, lm->html, lm->text, n);
+	if (lm->converter)
+		g_object_unref(lm->converter);
 }
 
 int features_extract(struct features *f, const char *msg, size_t len)

@@ -195,6 +195,9 @@ static void test_light_path_equals_gmime(void **state)
 		"Content-Transfer-Encoding: base64\n\nSGVsbG8gd29y bGQh\n!!garbage==\nQUJD\n",
 		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
 		"R3LDvMOfZSBhdXMgS8O2bG4K\n",
+		"Content-Type: text/plain; charset=windows-1252\n\nundefined \x81 and \x80uro caf\xe9\n",
+		"Content-Type: text/html; charset=iso-8859-7\n\n<b>\xe1\xe2\xe3 \xae unassigned</b>\n",
+		"Content-Type: text/plain; charset=windows-1258\n\ncomposes a\xcc\n",
 		/* these must bail out to GMime; still the same features */
 		"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
 		"caf=E9 cr=E8me\n",
