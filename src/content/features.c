@@ -1179,18 +1179,26 @@ static int light_decode(struct buf *out, GMimeContentEncoding enc, const char *i
 
 /*
  * The text of a part in charset cs, as decode_part() gets it through GMime's
- * charset filter. Single-byte charsets without state only (ISO 8859, Windows
- * 125x but 1258, which composes characters): each byte converts on its own, so
+ * charset filter. Single-byte charsets without state only (ISO 8859, KOI8,
+ * Windows 125x but 1258, which composes characters): each byte converts on its own, so
  * converting the text at once gives what the filter gives chunk by chunk. The
  * GMime path emits the charset only when it can convert it. ASCII text needs
  * no conversion; other text is converted by the same (cached) filter, keeping
  * a reference in lm. Text cut by light_decode() is left to GMime: bytes the
  * charset lacks are dropped, so GMime might read on to fill the part.
  */
+static bool single_byte_charset(const char *canon)
+{
+	if (!strncmp(canon, "windows-", 8))
+		canon += 8; /* GMime's name for windows-1252 is windows-cp1252 */
+	return !strncmp(canon, "iso-8859-", 9) || !strcmp(canon, "koi8-r") ||
+	       !strcmp(canon, "koi8-u") ||
+	       (!strncmp(canon, "cp125", 5) && canon[5] >= '0' && canon[5] <= '7' && !canon[6]);
+}
+
 static bool light_convert(struct features *f, struct light_msg *lm, const char *cs)
 {
-	if ((strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11)) ||
-	    !strcmp(lm->charset, "windows-1258"))
+	if (!single_byte_charset(lm->charset))
 		return false;
 	GMimeFilter *cf = charset_filter(f, cs);
 	if (!cf)
