@@ -1153,6 +1153,26 @@ static bool ascii_clean(const char *p, size_t n)
 	return true;
 }
 
+/* An address header light_addresses() parses as GMime's message parser does:
+ * not cut, and comments, if any, closed and without quotes or escapes around
+ * (GMime recovers from an unclosed comment after an address in its own way). */
+static bool plain_address_header(const char *v, size_t n)
+{
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		return false;
+	if (!memchr(v, '(', n))
+		return true;
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == '"' || v[i] == '\\')
+			return false;
+		depth += (v[i] == '(') - (v[i] == ')');
+		if (depth < 0)
+			return false;
+	}
+	return depth == 0;
+}
+
 /* Decodes a base64 or quoted-printable body into out as GMime's decoding
  * filter does (its step functions, chunk by chunk), until MIME_PART_DECODED_MAX
  * bytes are out: decode_part() reads no further. 0, or -1 when out of memory. */
@@ -1242,8 +1262,8 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		const struct light_hdr *h = &lm->h[i];
 		if ((name_is(h, "from") || name_is(h, "reply-to") || name_is(h, "to") ||
 		     name_is(h, "cc") || name_is(h, "bcc") || name_is(h, "sender")) &&
-		    memchr(h->value, '(', h->vlen))
-			return false; /* comments in addresses: GMime's own rules */
+		    !plain_address_header(h->value, h->vlen))
+			return false;
 		if (unique_header(h))
 			for (size_t j = 0; j < i; j++)
 				if (h->nlen == lm->h[j].nlen &&

@@ -201,7 +201,11 @@ static void test_light_path_equals_gmime(void **state)
 		"Content-Type: text/plain; charset=Windows-1251\nContent-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\n",
 		"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
 		"caf=E9 cr=E8me\n",
+		"From: p@promo.example (Promo (Inc) Name)\nTo: a@b.example (A\n  B)\n\nx\n",
+		"From: p@promo.example (unclosed\n\nx\n",
 		/* these must bail out to GMime; still the same features */
+		"From: Promo <p@promo.example>(x\n  y\n\nx\n",
+		"From: \"(q\" <p@promo.example> (c)\n\nx\n",
 		"Content-Type: text/plain; charset=windows-1258\n\ncomposes a\xcc\n",
 		"Content-Type: text/plain; charset=gb2312\n\n\xc4\xe3\xba\xc3\n",
 		"Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n#86)C\n`\nend\n",
@@ -234,6 +238,26 @@ static void test_light_path_equals_gmime(void **state)
 		free(light);
 		free(gmime);
 	}
+}
+
+/* An address header longer than CONTENT_HEADER_VALUE_MAX: the light path used
+ * to parse it cut, and GMime warned about the cut address. */
+static void test_light_path_long_address_header(void **state)
+{
+	(void)state;
+	struct buf m = { 0 };
+	assert_int_equal(buf_append_str(&m, "From: a@b.example\nTo: "), 0);
+	for (int i = 0; i < 80; i++)
+		assert_int_equal(buf_printf(&m, "%s\"Person %d\" <person%d@example.com>",
+					    i ? ", " : "", i, i), 0);
+	assert_int_equal(buf_append_str(&m, "\nSubject: x\n\nbody\n"), 0);
+	assert_true(m.len > CONTENT_HEADER_VALUE_MAX);
+	char *light = feature_lines(m.p, m.len, 0);
+	char *gmime = feature_lines(m.p, m.len, FEAT_NO_LIGHT);
+	assert_string_equal(light, gmime);
+	free(light);
+	free(gmime);
+	buf_free(&m);
 }
 
 static void test_empty_and_garbage(void **state)
@@ -540,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_and_many_parts),
 		cmocka_unit_test(test_crlf_equals_lf),
 		cmocka_unit_test(test_light_path_equals_gmime),
+		cmocka_unit_test(test_light_path_long_address_header),
 		cmocka_unit_test(test_empty_and_garbage),
 		cmocka_unit_test(test_hash_stability),
 		cmocka_unit_test(test_html_to_text),
