@@ -331,6 +331,13 @@ static inline bool word_inner(unsigned char ch)
 	return word_class[ch] & WORD_INNER;
 }
 
+/* tolower() of the C locale, which mxscreen never leaves; inline, as this
+ * runs on every byte of text. */
+static inline unsigned char ascii_lower(unsigned char ch)
+{
+	return (unsigned char)(ch + (((unsigned)(ch - 'A') < 26u) << 5));
+}
+
 /* Calls fn for each normalised token of s (lowercase ASCII, trimmed). */
 typedef void (*token_fn)(struct ctx *c, const char *tok, size_t n, void *arg);
 
@@ -341,9 +348,16 @@ static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void
 	while (i < len) {
 		while (i < len && !word_start((unsigned char)s[i]))
 			i++;
-		size_t st = i;
-		while (i < len && word_inner((unsigned char)s[i]))
+		/* one pass: lowercase copy and where the first non-digit is */
+		size_t st = i, nondigit = SIZE_MAX;
+		while (i < len && word_inner((unsigned char)s[i])) {
+			unsigned char ch = (unsigned char)s[i];
+			if (i - st < TOKEN_MAX)
+				tok[i - st] = (char)ascii_lower(ch);
+			if ((unsigned)(ch - '0') >= 10u && nondigit == SIZE_MAX)
+				nondigit = i;
 			i++;
+		}
 		size_t n = i - st;
 		while (n > 0 && (s[st + n - 1] == '-' || s[st + n - 1] == '\'' ||
 				 s[st + n - 1] == '.' || s[st + n - 1] == '_'))
@@ -354,13 +368,7 @@ static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void
 			fn(c, "#long", 5, arg);
 			continue;
 		}
-		bool digits = true;
-		for (size_t k = 0; k < n; k++) {
-			unsigned char ch = (unsigned char)s[st + k];
-			tok[k] = (char)tolower(ch);
-			if (!isdigit(ch))
-				digits = false;
-		}
+		bool digits = nondigit == SIZE_MAX || nondigit >= st + n;
 		if (digits && n > 4) {
 			/* long numbers (ids, phone numbers) only by their length */
 			n = (size_t)snprintf(tok, sizeof(tok), "#num%zu", n);
