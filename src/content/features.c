@@ -993,9 +993,20 @@ static int prepare(struct features *f)
  */
 #define LIGHT_HEADERS_MAX 128
 
+/* Headers the light path looks at; from H_FROM to H_CONTENT_OTHER GMime wants
+ * each at most once (it warns and picks one otherwise). */
+enum light_kind {
+	H_OTHER,
+	H_FROM, H_SENDER, H_REPLY_TO, H_TO, H_CC, H_BCC, /* addresses */
+	H_SUBJECT, H_DATE, H_MESSAGE_ID, H_IN_REPLY_TO, H_REFERENCES, H_MIME_VERSION,
+	H_CONTENT_TYPE, H_CTE, H_CONTENT_DISPOSITION, H_CONTENT_CLASS, H_CONTENT_DESCRIPTION,
+	H_CONTENT_OTHER, /* filed by GMime under the body part, like all content-* */
+};
+
 struct light_hdr {
 	const char *name, *value;
 	size_t nlen, vlen;
+	enum light_kind kind;
 };
 
 struct light_msg {
@@ -1012,22 +1023,34 @@ struct light_msg {
 	size_t text_len;
 };
 
-static bool name_is(const struct light_hdr *h, const char *lit)
+static enum light_kind header_kind(const char *name, size_t n)
 {
-	size_t n = strlen(lit);
-	return h->nlen == n && !strncasecmp(h->name, lit, n);
+	static const struct {
+		const char *name;
+		size_t len;
+		enum light_kind kind;
+	} known[] = {
+#define K(s, k) { s, sizeof(s) - 1, k }
+		K("from", H_FROM), K("sender", H_SENDER), K("reply-to", H_REPLY_TO), K("to", H_TO),
+		K("cc", H_CC), K("bcc", H_BCC), K("subject", H_SUBJECT), K("date", H_DATE),
+		K("message-id", H_MESSAGE_ID), K("in-reply-to", H_IN_REPLY_TO),
+		K("references", H_REFERENCES), K("mime-version", H_MIME_VERSION),
+		K("content-type", H_CONTENT_TYPE), K("content-transfer-encoding", H_CTE),
+		K("content-disposition", H_CONTENT_DISPOSITION), K("content-class", H_CONTENT_CLASS),
+		K("content-description", H_CONTENT_DESCRIPTION),
+#undef K
+	};
+	unsigned char first = ascii_lower((unsigned char)name[0]);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].len == n && (unsigned char)known[i].name[0] == first &&
+		    !strncasecmp(name, known[i].name, n))
+			return known[i].kind;
+	return n >= 8 && !strncasecmp(name, "content-", 8) ? H_CONTENT_OTHER : H_OTHER;
 }
 
-/* Headers GMime insists on seeing once (it warns and picks one otherwise). */
-static bool unique_header(const struct light_hdr *h)
+static bool address_header(enum light_kind k)
 {
-	static const char *const names[] = { "from", "sender", "reply-to", "to", "cc", "bcc",
-					      "subject", "date", "message-id", "in-reply-to",
-					      "references", "mime-version" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(h, names[i]))
-			return true;
-	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
+	return k >= H_FROM && k <= H_BCC;
 }
 
 static const char *trim(const char *p, size_t *n)
@@ -1266,21 +1289,23 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	lm->converter = NULL;
 	lm->subject = lm->from = lm->reply_to = NULL;
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
+	uint32_t once = 0; /* kinds seen */
 	for (size_t i = 0; i < lm->n; i++) {
-		const struct light_hdr *h = &lm->h[i];
-		if ((name_is(h, "from") || name_is(h, "reply-to") || name_is(h, "to") ||
-		     name_is(h, "cc") || name_is(h, "bcc") || name_is(h, "sender")) &&
-		    !plain_address_header(h->value, h->vlen))
+		struct light_hdr *h = &lm->h[i];
+		h->kind = header_kind(h->name, h->nlen);
+		if (address_header(h->kind) && !plain_address_header(h->value, h->vlen))
 			return false;
-		if (unique_header(h))
-			for (size_t j = 0; j < i; j++)
-				if (h->nlen == lm->h[j].nlen &&
-				    !strncasecmp(h->name, lm->h[j].name, h->nlen))
-					return false;
-		if (name_is(h, "content-type")) {
+		if (h->kind == H_CONTENT_OTHER)
+			return false; /* id, location, md5...: GMime knows them */
+		if (h->kind != H_OTHER) {
+			if (once & (1u << h->kind))
+				return false;
+			once |= 1u << h->kind;
+		}
+		if (h->kind == H_CONTENT_TYPE) {
 			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
 				return false;
-		} else if (name_is(h, "content-transfer-encoding")) {
+		} else if (h->kind == H_CTE) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
 			if (n == 16 && !strncasecmp(v, "quoted-printable", 16))
@@ -1290,20 +1315,16 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			else if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
 				   (n == 6 && !strncasecmp(v, "binary", 6))))
 				return false;
-		} else if (name_is(h, "content-disposition")) {
+		} else if (h->kind == H_CONTENT_DISPOSITION) {
 			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
 			const char *v = trim(h->value, &n);
 			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
 				return false;
-		} else if (name_is(h, "content-class") || name_is(h, "content-description")) {
-			continue; /* GMime keeps them and no feature looks at them */
-		} else if (h->nlen > 8 && !strncasecmp(h->name, "content-", 8)) {
-			return false; /* id, location, md5...: GMime knows them */
-		} else if (name_is(h, "subject")) {
+		} else if (h->kind == H_SUBJECT) {
 			lm->subject = h->value, lm->subject_len = h->vlen;
-		} else if (name_is(h, "from")) {
+		} else if (h->kind == H_FROM) {
 			lm->from = h->value, lm->from_len = h->vlen;
-		} else if (name_is(h, "reply-to")) {
+		} else if (h->kind == H_REPLY_TO) {
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
 	}
@@ -1349,7 +1370,7 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	struct hdr_state st = { .s_hn = family_seed("hn") };
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (h->nlen >= 8 && !strncasecmp(h->name, "content-", 8))
+		if (h->kind >= H_CONTENT_TYPE)
 			continue; /* GMime files these under the body part */
 		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
 	}
@@ -1358,8 +1379,7 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (name_is(h, "to") || name_is(h, "cc") || name_is(h, "bcc") ||
-		    name_is(h, "sender")) {
+		if (h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER) {
 			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
 			if (l)
 				g_object_unref(l);
