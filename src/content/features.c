@@ -982,14 +982,20 @@ static int prepare(struct features *f)
 /*
  * Most mail is one text part with plain ASCII headers. For such a message
  * GMime's object tree (allocations, lazy decoding, teardown) costs more than
- * everything else together, and it decodes nothing: the light path reads the
- * header block itself and emits exactly the features the GMime path would.
- * It only accepts what it fully understands and bails out (to GMime) before
- * emitting anything on the slightest doubt: 8-bit or encoded words in headers,
- * a header that must be unique appearing twice, continuation or name oddities,
- * Content-Type other than text/plain or text/html with simple parameters,
- * a transfer encoding, a file name, a disposition, or a charset that would
- * need converting. tests/unit/test_content.c checks both paths agree.
+ * everything else together: the light path reads the header block itself and
+ * emits exactly the features the GMime path would, decoding with GMime's own
+ * pieces where it must (quoted-printable and base64 step functions, charset
+ * filters of single-byte charsets, the address parser). It only accepts what
+ * it fully understands and bails out (to GMime) before emitting anything on
+ * the slightest doubt: 8-bit or encoded words in headers, a header that must
+ * be unique appearing twice, continuation or name oddities, address headers
+ * with unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX,
+ * Content-Type other than text/plain or text/html with simple parameters, a
+ * transfer encoding other than 7bit/8bit/binary/quoted-printable/base64, a
+ * file name, a disposition other than a bare "inline", other Content-*
+ * headers, or a charset that is neither ASCII, UTF-8 nor single-byte.
+ * tests/unit/test_content.c and the features fuzz target check both paths
+ * agree.
  */
 #define LIGHT_HEADERS_MAX 128
 
