@@ -92,8 +92,9 @@ static GMimeFilter *charset_filter(struct features *f, const char *cs)
 			g_mime_filter_reset(cf);
 			return g_object_ref(cf);
 		}
-	size_t slot = f->ncharsets < FEATURES_CHARSETS_MAX ? f->ncharsets++
-							     : (size_t)(cs[0] + n) % FEATURES_CHARSETS_MAX;
+	size_t slot = f->ncharsets < FEATURES_CHARSETS_MAX
+			  ? f->ncharsets++
+			  : (size_t)(cs[0] + n) % FEATURES_CHARSETS_MAX;
 	struct features_charset *e = &f->charsets[slot];
 	if (e->filter)
 		g_object_unref(e->filter);
@@ -297,7 +298,8 @@ static void ngrams(struct ctx *c, const char *msg, size_t len)
 		bool fresh = !seen[k];
 		seen[k] = key;
 		if (names && fresh) {
-			char tok[4] = { (char)(win >> 24), (char)(win >> 16), (char)(win >> 8), (char)win };
+			char tok[4] = {(char)(win >> 24), (char)(win >> 16), (char)(win >> 8),
+				       (char)win};
 			f->n = n;
 			add_name(c, "g", tok, 4);
 		}
@@ -1003,9 +1005,23 @@ static int prepare(struct features *f)
  * each at most once (it warns and picks one otherwise). */
 enum light_kind {
 	H_OTHER,
-	H_FROM, H_SENDER, H_REPLY_TO, H_TO, H_CC, H_BCC, /* addresses */
-	H_SUBJECT, H_DATE, H_MESSAGE_ID, H_IN_REPLY_TO, H_REFERENCES, H_MIME_VERSION,
-	H_CONTENT_TYPE, H_CTE, H_CONTENT_DISPOSITION, H_CONTENT_CLASS, H_CONTENT_DESCRIPTION,
+	H_FROM,
+	H_SENDER,
+	H_REPLY_TO,
+	H_TO,
+	H_CC,
+	H_BCC, /* addresses */
+	H_SUBJECT,
+	H_DATE,
+	H_MESSAGE_ID,
+	H_IN_REPLY_TO,
+	H_REFERENCES,
+	H_MIME_VERSION,
+	H_CONTENT_TYPE,
+	H_CTE,
+	H_CONTENT_DISPOSITION,
+	H_CONTENT_CLASS,
+	H_CONTENT_DESCRIPTION,
 	H_CONTENT_OTHER, /* filed by GMime under the body part, like all content-* */
 };
 
@@ -1024,7 +1040,7 @@ struct light_msg {
 	bool html;
 	char charset[48];  /* lowercase canonical, "" when none needs a feature */
 	GMimeContentEncoding encoding;
-	const char *text;  /* the body, decoded when encoded (then in f->text) */
+	const char *text;	/* the body, decoded when encoded (then in f->text) */
 	GMimeFilter *converter; /* holds text when converted to UTF-8 */
 	size_t text_len;
 };
@@ -1036,14 +1052,24 @@ static enum light_kind header_kind(const char *name, size_t n)
 		size_t len;
 		enum light_kind kind;
 	} known[] = {
-#define K(s, k) { s, sizeof(s) - 1, k }
-		K("from", H_FROM), K("sender", H_SENDER), K("reply-to", H_REPLY_TO), K("to", H_TO),
-		K("cc", H_CC), K("bcc", H_BCC), K("subject", H_SUBJECT), K("date", H_DATE),
-		K("message-id", H_MESSAGE_ID), K("in-reply-to", H_IN_REPLY_TO),
-		K("references", H_REFERENCES), K("mime-version", H_MIME_VERSION),
-		K("content-type", H_CONTENT_TYPE), K("content-transfer-encoding", H_CTE),
-		K("content-disposition", H_CONTENT_DISPOSITION), K("content-class", H_CONTENT_CLASS),
-		K("content-description", H_CONTENT_DESCRIPTION),
+#define K(s, k) {s, sizeof(s) - 1, k}
+	    K("from", H_FROM),
+	    K("sender", H_SENDER),
+	    K("reply-to", H_REPLY_TO),
+	    K("to", H_TO),
+	    K("cc", H_CC),
+	    K("bcc", H_BCC),
+	    K("subject", H_SUBJECT),
+	    K("date", H_DATE),
+	    K("message-id", H_MESSAGE_ID),
+	    K("in-reply-to", H_IN_REPLY_TO),
+	    K("references", H_REFERENCES),
+	    K("mime-version", H_MIME_VERSION),
+	    K("content-type", H_CONTENT_TYPE),
+	    K("content-transfer-encoding", H_CTE),
+	    K("content-disposition", H_CONTENT_DISPOSITION),
+	    K("content-class", H_CONTENT_CLASS),
+	    K("content-description", H_CONTENT_DESCRIPTION),
 #undef K
 	};
 	unsigned char first = ascii_lower((unsigned char)name[0]);
@@ -1268,7 +1294,8 @@ static bool light_convert(struct features *f, struct light_msg *lm, const char *
 		return true;
 	}
 	if (lm->text_len >= MIME_PART_DECODED_MAX ||
-	    (lm->text != f->text.p && (buf_reset(&f->text), buf_append(&f->text, lm->text, n) < 0))) {
+	    (lm->text != f->text.p &&
+	     (buf_reset(&f->text), buf_append(&f->text, lm->text, n) < 0))) {
 		g_object_unref(cf);
 		return false;
 	}
@@ -1318,7 +1345,8 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 				lm->encoding = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 			else if (n == 6 && !strncasecmp(v, "base64", 6))
 				lm->encoding = GMIME_CONTENT_ENCODING_BASE64;
-			else if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
+			else if (!((n == 4 &&
+				    (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
 				   (n == 6 && !strncasecmp(v, "binary", 6))))
 				return false;
 		} else if (h->kind == H_CONTENT_DISPOSITION) {

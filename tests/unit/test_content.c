@@ -189,18 +189,22 @@ static void test_light_path_equals_gmime(void **state)
 		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
 		"Subject: inline\nContent-Type: text/plain\nContent-Disposition:  INLINE \n"
 		"Content-Class: urn:content-classes:message\nContent-Description: a note\n\nx\n",
-		"Content-Transfer-Encoding: quoted-printable\n\nsoft=\nbreak, =3D sign, bad =ZZ, =\n",
-		"Content-Type: text/html; charset=iso-8859-1\nContent-Transfer-Encoding: Quoted-Printable\n\n"
-		"<p>a=20b=\r\nc</p>=",
+		"Content-Transfer-Encoding: quoted-printable\n\n"
+		"soft=\nbreak, =3D sign, bad =ZZ, =\n",
+		"Content-Type: text/html; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: Quoted-Printable\n\n<p>a=20b=\r\nc</p>=",
 		"Content-Transfer-Encoding: base64\n\nSGVsbG8gd29y bGQh\n!!garbage==\nQUJD\n",
 		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
 		"R3LDvMOfZSBhdXMgS8O2bG4K\n",
-		"Content-Type: text/plain; charset=windows-1252\n\nundefined \x81 and \x80uro caf\xe9\n",
-		"Content-Type: text/html; charset=iso-8859-7\n\n<b>\xe1\xe2\xe3 \xae unassigned</b>\n",
+		"Content-Type: text/plain; charset=windows-1252\n\n"
+		"undefined \x81 and \x80uro caf\xe9\n",
+		"Content-Type: text/html; charset=iso-8859-7\n\n"
+		"<b>\xe1\xe2\xe3 \xae unassigned</b>\n",
 		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
-		"Content-Type: text/plain; charset=Windows-1251\nContent-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\n",
-		"Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
-		"caf=E9 cr=E8me\n",
+		"Content-Type: text/plain; charset=Windows-1251\n"
+		"Content-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\n",
+		"Content-Type: text/plain; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9 cr=E8me\n",
 		"From: p@promo.example (Promo (Inc) Name)\nTo: a@b.example (A\n  B)\n\nx\n",
 		"From: p@promo.example (unclosed\n\nx\n",
 		/* these must bail out to GMime; still the same features */
