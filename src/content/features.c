@@ -1031,18 +1031,38 @@ struct light_hdr {
 	enum light_kind kind;
 };
 
+#define LIGHT_PARTS_MAX 16
+#define LIGHT_BOUNDARY_MAX 72 /* RFC 2046 5.1.1: at most 70 characters */
+
+/* One leaf: the body of a single-part message or a part of a multipart. */
+struct light_part {
+	const char *raw; /* undecoded content */
+	size_t raw_len;
+	char ts[64];	 /* "type/subtype", lowercase */
+	char att[64];	 /* "type/subtype" as written: the att feature of a non-text part */
+	bool text, html; /* text/plain or text/html: decoded; anything else is an att */
+	GMimeContentEncoding encoding;
+	char cs[48];	  /* charset parameter as given, "" when none */
+	char charset[48]; /* lowercase canonical, "" when none needs a feature */
+};
+
 struct light_msg {
 	struct light_hdr h[LIGHT_HEADERS_MAX];
 	size_t n;
 	size_t body;
 	const char *subject, *from, *reply_to;
 	size_t subject_len, from_len, reply_to_len;
-	bool html;
-	char charset[48];  /* lowercase canonical, "" when none needs a feature */
-	GMimeContentEncoding encoding;
-	const char *text;	/* the body, decoded when encoded (then in f->text) */
-	GMimeFilter *converter; /* holds text when converted to UTF-8 */
-	size_t text_len;
+	char multipart[64]; /* "multipart/subtype", "" for a single part */
+	struct light_part part[LIGHT_PARTS_MAX];
+	size_t nparts;
+};
+
+/* Content-Type of the light path: type/subtype tokens and simple parameters. */
+struct light_ct {
+	char ts[64];  /* "type/subtype", lowercase */
+	char att[64]; /* as written */
+	char cs[48];
+	char boundary[LIGHT_BOUNDARY_MAX + 1];
 };
 
 static enum light_kind header_kind(const char *name, size_t n)
@@ -1094,10 +1114,13 @@ static const char *trim(const char *p, size_t *n)
 	return p;
 }
 
-static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
+/* The header block of msg from pos on, up to the empty line (its end in *body);
+ * false on anything the light path leaves to GMime. A line starting with "--"
+ * could be a boundary: that too. */
+static bool light_header_block(const char *msg, size_t pos, size_t len, struct light_hdr *hs,
+			       size_t *nh, size_t *body)
 {
-	size_t pos = 0;
-	lm->n = 0;
+	*nh = 0;
 	for (;;) {
 		if (pos >= len)
 			return false; /* no body separator: leave it to GMime */
@@ -1114,29 +1137,29 @@ static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
 				return false;
 		}
 		if (end == pos) {
-			lm->body = eol + 1;
-			return lm->n > 0;
+			*body = eol + 1;
+			return *nh > 0;
 		}
 		if (msg[pos] == ' ' || msg[pos] == '\t') {
-			if (!lm->n)
+			if (!*nh)
 				return false;
-			struct light_hdr *h = &lm->h[lm->n - 1];
+			struct light_hdr *h = &hs[*nh - 1];
 			h->vlen = end - (size_t)(h->value - msg);
 		} else {
 			const char *colon = memchr(msg + pos, ':', end - pos);
-			if (!colon || colon == msg + pos || lm->n == LIGHT_HEADERS_MAX)
+			if (!colon || colon == msg + pos || *nh == LIGHT_HEADERS_MAX ||
+			    (end - pos >= 2 && msg[pos] == '-' && msg[pos + 1] == '-'))
 				return false;
 			for (const char *p = msg + pos; p < colon; p++)
 				if (*p <= ' ' || *p > '~')
 					return false;
-			lm->h[lm->n++] = (struct light_hdr){ msg + pos, colon + 1,
-							     (size_t)(colon - msg - pos),
-							     end - (size_t)(colon + 1 - msg) };
+			hs[(*nh)++] =
+			    (struct light_hdr){msg + pos, colon + 1, (size_t)(colon - msg - pos),
+					       end - (size_t)(colon + 1 - msg)};
 		}
 		pos = eol + 1;
 	}
 }
-
 /* RFC 2045 5.1 token: no space, control or tspecial. */
 static bool is_token(const char *p, size_t n)
 {
@@ -1151,8 +1174,9 @@ static bool is_token(const char *p, size_t n)
 }
 
 /* "text/plain; charset=x; format=flowed": true when simple enough. */
-static bool light_content_type(const char *v, size_t n, struct light_msg *lm, char *cs,
-			       size_t cslen)
+/* "type/subtype; charset=x; boundary=y; format=flowed": true when simple
+ * enough (tokens, no comments, no RFC 2231, no name, no repeats). */
+static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
 {
 	if (memchr(v, '(', n) || memchr(v, '\\', n))
 		return false;
@@ -1160,13 +1184,16 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 	const char *semi = memchr(v, ';', n);
 	size_t tn = semi ? (size_t)(semi - v) : n;
 	const char *t = trim(v, &tn);
-	if (tn == 10 && !strncasecmp(t, "text/plain", 10))
-		lm->html = false;
-	else if (tn == 9 && !strncasecmp(t, "text/html", 9))
-		lm->html = true;
-	else
+	const char *slash = memchr(t, '/', tn);
+	if (!slash || tn >= sizeof(ct->ts) || !is_token(t, (size_t)(slash - t)) ||
+	    !is_token(slash + 1, tn - (size_t)(slash + 1 - t)))
 		return false;
-	cs[0] = '\0';
+	for (size_t i = 0; i < tn; i++)
+		ct->ts[i] = (char)ascii_lower((unsigned char)t[i]);
+	ct->ts[tn] = '\0';
+	memcpy(ct->att, t, tn);
+	ct->att[tn] = '\0';
+	ct->cs[0] = ct->boundary[0] = '\0';
 	const char *seen[8];
 	size_t seen_len[8], nseen = 0;
 	while (semi) {
@@ -1198,16 +1225,19 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 		}
 		if (kn == 4 && !strncasecmp(k, "name", 4))
 			return false;
-		if (kn == 7 && !strncasecmp(k, "charset", 7)) {
-			if (vn == 0 || vn >= cslen)
+		char *into = kn == 7 && !strncasecmp(k, "charset", 7)	 ? ct->cs
+			     : kn == 8 && !strncasecmp(k, "boundary", 8) ? ct->boundary
+									 : NULL;
+		size_t cap = into == ct->cs ? sizeof(ct->cs) : sizeof(ct->boundary);
+		if (into) {
+			if (vn == 0 || vn >= cap)
 				return false;
-			memcpy(cs, val, vn);
-			cs[vn] = '\0';
+			memcpy(into, val, vn);
+			into[vn] = '\0';
 		}
 	}
 	return true;
 }
-
 static bool ascii_clean(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1266,9 +1296,10 @@ static int light_decode(struct buf *out, GMimeContentEncoding enc, const char *i
  * Windows 125x but 1258, which composes characters): each byte converts on its own, so
  * converting the text at once gives what the filter gives chunk by chunk. The
  * GMime path emits the charset only when it can convert it. ASCII text needs
- * no conversion; other text is converted by the same (cached) filter, keeping
- * a reference in lm. Text cut by light_decode() is left to GMime: bytes the
- * charset lacks are dropped, so GMime might read on to fill the part.
+ * no conversion; other text is converted by the same (cached) filter:
+ * light_leaf() converts them again. Text cut by light_decode() is left to GMime:
+ * bytes the charset lacks are dropped, so GMime might read on to fill the part.
+ * Emits nothing.
  */
 static bool single_byte_charset(const char *canon)
 {
@@ -1279,52 +1310,50 @@ static bool single_byte_charset(const char *canon)
 	       (!strncmp(canon, "cp125", 5) && canon[5] >= '0' && canon[5] <= '7' && !canon[6]);
 }
 
-static bool light_convert(struct features *f, struct light_msg *lm, const char *cs)
+static bool light_part_ok(struct features *f, struct light_part *pt)
 {
-	if (!single_byte_charset(lm->charset))
-		return false;
-	GMimeFilter *cf = charset_filter(f, cs);
-	if (!cf)
-		return false;
-	size_t n = lm->text_len;
-	if (n > MIME_PART_DECODED_MAX)
-		n = MIME_PART_DECODED_MAX;
-	if (ascii_clean(lm->text, n)) {
-		g_object_unref(cf);
+	pt->charset[0] = '\0';
+	if (!pt->text || !pt->cs[0])
+		return true;
+	const char *canon = g_mime_charset_canon_name(pt->cs);
+	size_t k = 0;
+	for (; canon && canon[k] && k < sizeof(pt->charset) - 1; k++)
+		pt->charset[k] = (char)tolower((unsigned char)canon[k]);
+	pt->charset[k] = '\0';
+	if (!strcmp(pt->charset, "us-ascii") || !strcmp(pt->charset, "utf-8")) {
+		pt->charset[0] = '\0';
 		return true;
 	}
-	if (lm->text_len >= MIME_PART_DECODED_MAX ||
-	    (lm->text != f->text.p &&
-	     (buf_reset(&f->text), buf_append(&f->text, lm->text, n) < 0))) {
-		g_object_unref(cf);
+	if (!single_byte_charset(pt->charset))
 		return false;
+	GMimeFilter *cf = charset_filter(f, pt->cs);
+	if (!cf)
+		return false;
+	g_object_unref(cf);
+	const char *text = pt->raw;
+	size_t len = pt->raw_len;
+	if (pt->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
+		if (light_decode(&f->text, pt->encoding, text, len) < 0)
+			return false;
+		text = f->text.p, len = f->text.len;
 	}
-	char *out;
-	size_t outlen, outpre;
-	g_mime_filter_complete(cf, f->text.p, f->text.len, 0, &out, &outlen, &outpre);
-	lm->converter = cf;
-	lm->text = out;
-	lm->text_len = outlen;
-	return true;
+	return ascii_clean(text, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX) ||
+	       len < MIME_PART_DECODED_MAX;
 }
-
 /* Decides whether msg takes the light path; fills lm (its text may be in
  * f->text). Emits nothing. */
-static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
+/* The content headers of an entity (the message, or a part of a multipart:
+ * top) into ct and *enc; at the top also Subject, From and Reply-To. */
+static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light_msg *lm,
+			 struct light_ct *ct, GMimeContentEncoding *enc)
 {
-	if (len >= 5 && !memcmp(msg, "From ", 5))
-		return false;
-	if (!light_headers(msg, len, lm))
-		return false;
-	char cs[48] = "";
-	lm->html = false;
-	lm->encoding = GMIME_CONTENT_ENCODING_DEFAULT;
-	lm->converter = NULL;
-	lm->subject = lm->from = lm->reply_to = NULL;
-	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
 	uint32_t once = 0; /* kinds seen */
-	for (size_t i = 0; i < lm->n; i++) {
-		struct light_hdr *h = &lm->h[i];
+	snprintf(ct->ts, sizeof(ct->ts), "text/plain");
+	snprintf(ct->att, sizeof(ct->att), "text/plain");
+	ct->cs[0] = ct->boundary[0] = '\0';
+	*enc = GMIME_CONTENT_ENCODING_DEFAULT;
+	for (size_t i = 0; i < nh; i++) {
+		struct light_hdr *h = &hs[i];
 		h->kind = header_kind(h->name, h->nlen);
 		if (address_header(h->kind) && !plain_address_header(h->value, h->vlen))
 			return false;
@@ -1336,15 +1365,15 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			once |= 1u << h->kind;
 		}
 		if (h->kind == H_CONTENT_TYPE) {
-			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
+			if (!light_content_type(h->value, h->vlen, ct))
 				return false;
 		} else if (h->kind == H_CTE) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
 			if (n == 16 && !strncasecmp(v, "quoted-printable", 16))
-				lm->encoding = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+				*enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 			else if (n == 6 && !strncasecmp(v, "base64", 6))
-				lm->encoding = GMIME_CONTENT_ENCODING_BASE64;
+				*enc = GMIME_CONTENT_ENCODING_BASE64;
 			else if (!((n == 4 &&
 				    (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
 				   (n == 6 && !strncasecmp(v, "binary", 6))))
@@ -1354,6 +1383,8 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			const char *v = trim(h->value, &n);
 			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
 				return false;
+		} else if (!top) {
+			continue;
 		} else if (h->kind == H_SUBJECT) {
 			lm->subject = h->value, lm->subject_len = h->vlen;
 		} else if (h->kind == H_FROM) {
@@ -1362,30 +1393,109 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
 	}
-	lm->text = msg + lm->body;
-	lm->text_len = len - lm->body;
-	if (lm->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
-		if (light_decode(&f->text, lm->encoding, lm->text, lm->text_len) < 0)
-			return false;
-		lm->text = f->text.p;
-		lm->text_len = f->text.len;
-	}
-	lm->charset[0] = '\0';
-	if (cs[0]) {
-		const char *canon = g_mime_charset_canon_name(cs);
-		size_t k = 0;
-		for (; canon && canon[k] && k < sizeof(lm->charset) - 1; k++)
-			lm->charset[k] = (char)tolower((unsigned char)canon[k]);
-		lm->charset[k] = '\0';
-		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
-			lm->charset[0] = '\0';
-		} else {
-			return light_convert(f, lm, cs);
-		}
-	}
 	return true;
 }
 
+/* A leaf entity of type ct with content raw: false when the light path does
+ * not take it. At the top only text/plain and text/html. */
+static bool light_leaf_part(struct features *f, struct light_msg *lm, const struct light_ct *ct,
+			    GMimeContentEncoding enc, const char *raw, size_t n, bool top)
+{
+	if (lm->nparts == LIGHT_PARTS_MAX || !strncmp(ct->ts, "multipart/", 10) ||
+	    !strncmp(ct->ts, "message/", 8))
+		return false;
+	struct light_part *pt = &lm->part[lm->nparts++];
+	pt->raw = raw, pt->raw_len = n, pt->encoding = enc;
+	memcpy(pt->ts, ct->ts, sizeof(pt->ts));
+	memcpy(pt->att, ct->att, sizeof(pt->att));
+	memcpy(pt->cs, ct->cs, sizeof(pt->cs));
+	pt->html = !strcmp(ct->ts, "text/html");
+	pt->text = pt->html || !strcmp(ct->ts, "text/plain");
+	if (top && !pt->text)
+		return false;
+	return light_part_ok(f, pt);
+}
+
+/* 1 when line (without its newline) is "--boundary" followed by nothing but
+ * spaces and tabs, 2 for "--boundary--" so followed, else 0: GMime's test. */
+static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
+{
+	if (n < bl + 2 || line[0] != '-' || line[1] != '-' || memcmp(line + 2, b, bl))
+		return 0;
+	size_t i = bl + 2;
+	int kind = 1;
+	if (n >= i + 2 && line[i] == '-' && line[i + 1] == '-')
+		kind = 2, i += 2;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i == n ? kind : 0;
+}
+
+/*
+ * The parts of a multipart body msg[pos, len) as GMime's parser splits them:
+ * the preamble up to the first boundary line and the epilogue after the last
+ * are not features; the newline before a boundary line belongs to it. Leaves
+ * only (no nesting), each with headers, and an end boundary; LF line ends only
+ * (GMime's CRLF rules are its own).
+ */
+static bool light_parts(struct features *f, const char *msg, size_t pos, size_t len,
+			const char *boundary, struct light_msg *lm)
+{
+	size_t bl = strlen(boundary);
+	if (memchr(msg + pos, '\r', len - pos))
+		return false;
+	struct light_hdr hs[LIGHT_HEADERS_MAX];
+	struct light_ct ct;
+	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
+	size_t content = 0; /* of the part being read; 0: in the preamble */
+	while (pos < len) {
+		const char *nl = memchr(msg + pos, '\n', len - pos);
+		size_t eol = nl ? (size_t)(nl - msg) : len;
+		int b = boundary_line(msg + pos, eol - pos, boundary, bl);
+		if (b && content) {
+			if (pos < content + 1 || !light_leaf_part(f, lm, &ct, enc, msg + content,
+								  pos - 1 - content, false))
+				return false;
+		}
+		if (b == 2)
+			return content != 0;
+		if (b == 1) {
+			size_t nh;
+			if (!nl || !light_header_block(msg, eol + 1, len, hs, &nh, &content) ||
+			    !light_entity(hs, nh, false, lm, &ct, &enc))
+				return false;
+			pos = content;
+			continue;
+		}
+		pos = eol + 1;
+	}
+	return false; /* no end boundary */
+}
+
+/* Decides whether msg takes the light path; fills lm (decoding may use
+ * f->text). Emits nothing. */
+static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
+{
+	if (len >= 5 && !memcmp(msg, "From ", 5))
+		return false;
+	if (!light_header_block(msg, 0, len, lm->h, &lm->n, &lm->body))
+		return false;
+	lm->subject = lm->from = lm->reply_to = NULL;
+	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
+	lm->multipart[0] = '\0';
+	lm->nparts = 0;
+	struct light_ct ct;
+	GMimeContentEncoding enc;
+	if (!light_entity(lm->h, lm->n, true, lm, &ct, &enc))
+		return false;
+	if (strncmp(ct.ts, "multipart/", 10))
+		return light_leaf_part(f, lm, &ct, enc, msg + lm->body, len - lm->body, true);
+	if (!ct.boundary[0] || !strcmp(ct.ts, "multipart/digest") ||
+	    enc != GMIME_CONTENT_ENCODING_DEFAULT)
+		return false;
+	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
+	return light_parts(f, msg, lm->body, len, ct.boundary, lm);
+}
 static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char *v, size_t n)
 {
 	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
@@ -1397,6 +1507,54 @@ static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char
 		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
 	tmp[n] = '\0';
 	return internet_address_list_parse(opts, tmp);
+}
+
+/* leaf() and decode_part() for a part light_eligible() accepted. */
+static void light_leaf(struct ctx *c, const struct light_part *pt)
+{
+	struct features *f = c->f;
+	if (!pt->text) {
+		emitf(c, "att", "%s", pt->att);
+		return;
+	}
+	if (f->decoded >= MIME_DECODED_MAX)
+		return;
+	size_t max = MIME_DECODED_MAX - f->decoded;
+	if (max > MIME_PART_DECODED_MAX)
+		max = MIME_PART_DECODED_MAX;
+	if (pt->charset[0])
+		emitf(c, "cs", "%s", pt->charset);
+	const char *text = pt->raw;
+	size_t len = pt->raw_len;
+	if (pt->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
+		if (light_decode(&f->text, pt->encoding, text, len) < 0) {
+			c->oom = 1;
+			return;
+		}
+		text = f->text.p, len = f->text.len;
+	}
+	GMimeFilter *cf = NULL;
+	if (pt->charset[0] &&
+	    !ascii_clean(text, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX)) {
+		/* light_part_ok() made sure the filter exists and len is below the cut */
+		if (text != f->text.p &&
+		    (buf_reset(&f->text), buf_append(&f->text, text, len) < 0)) {
+			c->oom = 1;
+			return;
+		}
+		cf = charset_filter(f, pt->cs);
+		char *out;
+		size_t outpre;
+		g_mime_filter_complete(cf, f->text.p, f->text.len, 0, &out, &len, &outpre);
+		text = out;
+	}
+	if (len >= max) {
+		len = max;
+		emit1(c, "m", "#part_cut");
+	}
+	part_text(c, pt->html, text, len);
+	if (cf)
+		g_object_unref(cf);
 }
 
 static void light_message(struct ctx *c, const struct light_msg *lm)
@@ -1428,20 +1586,25 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	if (reply_to)
 		g_object_unref(reply_to);
 
-	const char *ts = lm->html ? "text/html" : "text/plain";
 	c->parts = 1;
-	structure_add(c, ts);
-	emitf(c, "pt", "%s", ts);
-	if (lm->charset[0])
-		emitf(c, "cs", "%s", lm->charset);
-	size_t n = lm->text_len;
-	if (n >= MIME_PART_DECODED_MAX) {
-		n = MIME_PART_DECODED_MAX;
-		emit1(c, "m", "#part_cut");
+	if (!lm->multipart[0]) {
+		structure_add(c, lm->part[0].ts);
+		emitf(c, "pt", "%s", lm->part[0].ts);
+		light_leaf(c, &lm->part[0]);
+		return;
 	}
-	part_text(c, lm->html, lm->text, n);
-	if (lm->converter)
-		g_object_unref(lm->converter);
+	structure_add(c, lm->multipart);
+	emitf(c, "pt", "%s", lm->multipart);
+	structure_add(c, "(");
+	for (size_t i = 0; i < lm->nparts; i++) {
+		if (i)
+			structure_add(c, ",");
+		c->parts++;
+		structure_add(c, lm->part[i].ts);
+		emitf(c, "pt", "%s", lm->part[i].ts);
+		light_leaf(c, &lm->part[i]);
+	}
+	structure_add(c, ")");
 }
 
 int features_extract(struct features *f, const char *msg, size_t len)

@@ -207,7 +207,32 @@ static void test_light_path_equals_gmime(void **state)
 		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9 cr=E8me\n",
 		"From: p@promo.example (Promo (Inc) Name)\nTo: a@b.example (A\n  B)\n\nx\n",
 		"From: p@promo.example (unclosed\n\nx\n",
+		"Content-Type: multipart/signed; boundary=b;\n"
+		" protocol=\"application/pgp-signature\"\n\n"
+		"preamble\n--b\nContent-Type: text/plain\n\nhello\n--b\n"
+		"Content-Type: Application/PGP-Signature\n\nsig\n--b--\nepilogue\n",
+		"Content-Type: multipart/alternative; boundary=\"x y\"\n\n--x y  \n"
+		"Content-Type: text/plain; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--x y\n"
+		"Content-Type: text/html\n\n<b>hi</b>\n\n--x y--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"x\n--bb\n--b-- trailing\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"\n--b--\n",
 		/* these must bail out to GMime; still the same features */
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"no end\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+		"Content-Type: text/plain\r\n\r\nx\r\n--b--\r\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"x\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\ny\n--c--\n"
+		"--b--\n",
+		"Content-Type: multipart/mixed\n\nno boundary\n",
+		"Content-Type: multipart/digest; boundary=b\n\n--b\n\nx\n--b--\n",
 		"From: Promo <p@promo.example>(x\n  y\n\nx\n",
 		"From: \"(q\" <p@promo.example> (c)\n\nx\n",
 		"Content-Type: text/plain; charset=windows-1258\n\ncomposes a\xcc\n",
