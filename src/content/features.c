@@ -982,22 +982,25 @@ static int prepare(struct features *f)
 /* ---- the light path ------------------------------------------------------ */
 
 /*
- * Most mail is one text part with plain ASCII headers. For such a message
- * GMime's object tree (allocations, lazy decoding, teardown) costs more than
- * everything else together: the light path reads the header block itself and
- * emits exactly the features the GMime path would, decoding with GMime's own
- * pieces where it must (quoted-printable and base64 step functions, charset
- * filters of single-byte charsets, the address parser). It only accepts what
- * it fully understands and bails out (to GMime) before emitting anything on
- * the slightest doubt: 8-bit or encoded words in headers, a header that must
- * be unique appearing twice, continuation or name oddities, address headers
- * with unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX,
- * Content-Type other than text/plain or text/html with simple parameters, a
- * transfer encoding other than 7bit/8bit/binary/quoted-printable/base64, a
- * file name, a disposition other than a bare "inline", other Content-*
- * headers, or a charset that is neither ASCII, UTF-8 nor single-byte.
- * tests/unit/test_content.c and the features fuzz target check both paths
- * agree.
+ * Most mail is one text part, or a multipart of a few text parts, with plain
+ * ASCII headers. For such a message GMime's object tree (allocations, lazy
+ * decoding, teardown) costs more than everything else together: the light
+ * path reads the headers and splits the parts itself and emits exactly the
+ * features the GMime path would, decoding with GMime's own pieces where it
+ * must (quoted-printable and base64 step functions, charset filters of
+ * single-byte charsets, the address parser). It only accepts what it fully
+ * understands and bails out (to GMime) before emitting anything on the
+ * slightest doubt: 8-bit or encoded words in headers, a header that must be
+ * unique appearing twice, continuation or name oddities, address headers with
+ * unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
+ * Content-Type with parameters it does not fully understand, a single part
+ * that is not text/plain or text/html, nested multiparts, message parts,
+ * digests, parts without headers or content, a multipart body with CR or
+ * without its end boundary, a transfer encoding other than
+ * 7bit/8bit/binary/quoted-printable/base64, a file name, a disposition other
+ * than a bare "inline", other Content-* headers, or a charset that is neither
+ * ASCII, UTF-8 nor single-byte. tests/unit/test_content.c and the features
+ * fuzz target check both paths agree.
  */
 #define LIGHT_HEADERS_MAX 128
 
@@ -1384,7 +1387,9 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
 				return false;
 		} else if (!top) {
-			continue;
+			for (size_t j = 0; j < i; j++) /* GMime warns about any repeat in a part */
+				if (hs[j].nlen == h->nlen && !strncasecmp(hs[j].name, h->name, h->nlen))
+					return false;
 		} else if (h->kind == H_SUBJECT) {
 			lm->subject = h->value, lm->subject_len = h->vlen;
 		} else if (h->kind == H_FROM) {

@@ -219,6 +219,9 @@ static void test_light_path_equals_gmime(void **state)
 		"x\n--bb\n--b-- trailing\n--b--\n",
 		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
 		"\n--b--\n",
+		"Subject: CRLF headers, LF body\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\nContent-Type: text/plain\n\nhello world\n--b--\n",
 		/* these must bail out to GMime; still the same features */
 		"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers\n--b--\n",
 		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
@@ -232,6 +235,8 @@ static void test_light_path_equals_gmime(void **state)
 		"x\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\ny\n--c--\n"
 		"--b--\n",
 		"Content-Type: multipart/mixed\n\nno boundary\n",
+		"Content-Type: multipart/mixed; boundary=a\n\n--a\nX-Foo: a\nX-Foo: b\n"
+		"Content-Type: text/html\n\nrepeated header in a part\n--a--\n",
 		"Content-Type: multipart/digest; boundary=b\n\n--b\n\nx\n--b--\n",
 		"From: Promo <p@promo.example>(x\n  y\n\nx\n",
 		"From: \"(q\" <p@promo.example> (c)\n\nx\n",
