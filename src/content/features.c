@@ -63,6 +63,9 @@ void features_free(struct features *f)
 	buf_free(&f->names);
 	buf_free(&f->text);
 	buf_free(&f->html);
+	for (size_t i = 0; i < f->ncharsets; i++)
+		if (f->charsets[i].filter)
+			g_object_unref(f->charsets[i].filter);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -71,6 +74,33 @@ const char *features_name(const struct features *f, size_t i)
 	if (!(f->flags & FEAT_NAMES) || i >= f->n)
 		return "";
 	return f->names.p + f->name_off[i];
+}
+
+/* g_mime_filter_charset_new(cs, "UTF-8") (a new reference, NULL when GMime
+ * cannot convert cs), from f's cache: a used filter is reset to its initial
+ * state, which is what a new one has. */
+static GMimeFilter *charset_filter(struct features *f, const char *cs)
+{
+	size_t n = strlen(cs);
+	if (n >= FEATURES_CHARSET_NAME_MAX)
+		return g_mime_filter_charset_new(cs, "UTF-8");
+	for (size_t i = 0; i < f->ncharsets; i++)
+		if (!strcmp(f->charsets[i].name, cs)) {
+			GMimeFilter *cf = f->charsets[i].filter;
+			if (!cf)
+				return NULL;
+			g_mime_filter_reset(cf);
+			return g_object_ref(cf);
+		}
+	size_t slot = f->ncharsets < FEATURES_CHARSETS_MAX
+			  ? f->ncharsets++
+			  : (size_t)(cs[0] + n) % FEATURES_CHARSETS_MAX;
+	struct features_charset *e = &f->charsets[slot];
+	if (e->filter)
+		g_object_unref(e->filter);
+	memcpy(e->name, cs, n + 1);
+	e->filter = g_mime_filter_charset_new(cs, "UTF-8");
+	return e->filter ? g_object_ref(e->filter) : NULL;
 }
 
 /* ---- hashing ----------------------------------------------------------- */
@@ -170,8 +200,21 @@ static __attribute__((noinline)) void seen_grow(struct features *f)
 		seen_insert(f, f->hash[k] ? f->hash[k] : 1);
 }
 
+/* Slot of key in the dedup table: where it is, or the empty slot to put it.
+ * The load stays low (seen_grow), so this is mostly one probe. */
+static inline size_t seen_slot(const uint32_t *seen, size_t mask, uint32_t key)
+{
+	size_t i = key & mask;
+	while (seen[i] && seen[i] != key)
+		i = (i + 1) & mask;
+	return i;
+}
+
 /* Adds feature h unless already present; fam/tok only used for its name.
- * The hottest function of the classifier: inlined, names out of line. */
+ * The hottest function of the classifier: inlined, names out of line.
+ * Whether h is new is a coin toss for 4-grams, so there is no branch on it:
+ * storing a present key again, and writing hash[n] before knowing whether n
+ * moves on, are harmless. */
 static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint32_t h, const char *fam, const char *tok, size_t n)
 {
 	struct features *f = c->f;
@@ -182,16 +225,13 @@ static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint3
 	if (f->n * 2 >= f->seen_mask)
 		seen_grow(f);
 	uint32_t key = h ? h : 1;
-	size_t mask = f->seen_mask, i = key & mask; /* h is a hash already */
-	while (f->seen[i]) {
-		if (f->seen[i] == key)
-			return;
-		i = (i + 1) & mask;
-	}
+	size_t i = seen_slot(f->seen, f->seen_mask, key);
+	bool fresh = !f->seen[i];
 	f->seen[i] = key;
-	if (f->flags & FEAT_NAMES)
+	if ((f->flags & FEAT_NAMES) && fresh)
 		add_name(c, fam, tok, n);
-	f->hash[f->n++] = h;
+	f->hash[f->n] = h;
+	f->n += fresh;
 }
 
 static void emit(struct ctx *c, uint64_t seed, const char *fam, const char *tok, size_t n)
@@ -231,23 +271,42 @@ static unsigned bucket_log2(size_t n)
 
 /* ---- character 4-grams of the raw start --------------------------------- */
 
+/* The first family emitted: the table starts empty and cannot fill up, so
+ * the loop keeps its state in registers (emit_hash's checks are not needed). */
+_Static_assert(2 * CONTENT_NGRAM_PREFIX < SEEN_START && CONTENT_NGRAM_PREFIX < CONTENT_FEATURES_MAX,
+	       "4-grams must fit the initial dedup table");
+
 static void ngrams(struct ctx *c, const char *msg, size_t len)
 {
-	if (c->f->flags & FEAT_NO_NGRAMS)
+	struct features *f = c->f;
+	if ((f->flags & FEAT_NO_NGRAMS) || f->n != 0)
 		return;
+	bool names = f->flags & FEAT_NAMES;
+	uint32_t *seen = f->seen, *hash = f->hash;
+	size_t mask = f->seen_mask, n = 0;
 	uint32_t win = 0;
-	size_t have = 0, used = 0;
+	size_t used = 0;
 	for (size_t i = 0; i < len && used < CONTENT_NGRAM_PREFIX; i++) {
 		unsigned char ch = (unsigned char)msg[i];
 		if (ch == '\r')
 			continue;
-		used++;
 		win = (win << 8) | ch;
-		if (++have < 4)
+		if (++used < 4)
 			continue;
-		char tok[4] = { (char)(win >> 24), (char)(win >> 16), (char)(win >> 8), (char)win };
-		emit_hash(c, mix32(0x67ULL << 40 | win), "g", tok, 4);
+		uint32_t h = mix32(0x67ULL << 40 | win), key = h ? h : 1;
+		size_t k = seen_slot(seen, mask, key);
+		bool fresh = !seen[k];
+		seen[k] = key;
+		if (names && fresh) {
+			char tok[4] = {(char)(win >> 24), (char)(win >> 16), (char)(win >> 8),
+				       (char)win};
+			f->n = n;
+			add_name(c, "g", tok, 4);
+		}
+		hash[n] = h;
+		n += fresh;
 	}
+	f->n = n;
 }
 
 /* ---- words -------------------------------------------------------------- */
@@ -274,6 +333,13 @@ static inline bool word_inner(unsigned char ch)
 	return word_class[ch] & WORD_INNER;
 }
 
+/* tolower() of the C locale, which mxscreen never leaves; inline, as this
+ * runs on every byte of text. */
+static inline unsigned char ascii_lower(unsigned char ch)
+{
+	return (unsigned char)(ch + (((unsigned)(ch - 'A') < 26u) << 5));
+}
+
 /* Calls fn for each normalised token of s (lowercase ASCII, trimmed). */
 typedef void (*token_fn)(struct ctx *c, const char *tok, size_t n, void *arg);
 
@@ -284,9 +350,16 @@ static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void
 	while (i < len) {
 		while (i < len && !word_start((unsigned char)s[i]))
 			i++;
-		size_t st = i;
-		while (i < len && word_inner((unsigned char)s[i]))
+		/* one pass: lowercase copy and where the first non-digit is */
+		size_t st = i, nondigit = SIZE_MAX;
+		while (i < len && word_inner((unsigned char)s[i])) {
+			unsigned char ch = (unsigned char)s[i];
+			if (i - st < TOKEN_MAX)
+				tok[i - st] = (char)ascii_lower(ch);
+			if ((unsigned)(ch - '0') >= 10u && nondigit == SIZE_MAX)
+				nondigit = i;
 			i++;
+		}
 		size_t n = i - st;
 		while (n > 0 && (s[st + n - 1] == '-' || s[st + n - 1] == '\'' ||
 				 s[st + n - 1] == '.' || s[st + n - 1] == '_'))
@@ -297,13 +370,7 @@ static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void
 			fn(c, "#long", 5, arg);
 			continue;
 		}
-		bool digits = true;
-		for (size_t k = 0; k < n; k++) {
-			unsigned char ch = (unsigned char)s[st + k];
-			tok[k] = (char)tolower(ch);
-			if (!isdigit(ch))
-				digits = false;
-		}
+		bool digits = nondigit == SIZE_MAX || nondigit >= st + n;
 		if (digits && n > 4) {
 			/* long numbers (ids, phone numbers) only by their length */
 			n = (size_t)snprintf(tok, sizeof(tok), "#num%zu", n);
@@ -556,6 +623,28 @@ struct hdr_state {
 	uint64_t s_hn;
 };
 
+/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
+static bool fws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* True when raw header text tokenizes exactly as GMime's decoded value would:
+ * printable ASCII and folding white space, no encoded word, not cut. Decoding
+ * then only unfolds and trims white space, which the tokenizer skips anyway. */
+static bool tokens_as_decoded(const char *raw, size_t n)
+{
+	if (!raw || n > CONTENT_HEADER_VALUE_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)raw[i];
+		if ((ch < 0x20 && !fws((char)ch)) || ch >= 0x7f ||
+		    (ch == '=' && i + 1 < n && raw[i + 1] == '?'))
+			return false;
+	}
+	return true;
+}
+
 /* One top-level header. gh: GMime's (decoded values on demand); NULL on the
  * light path, where values are plain ASCII and raw equals decoded. */
 static void header_one(struct ctx *c, struct hdr_state *st, const char *name, size_t nlen,
@@ -576,12 +665,12 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
 	} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
 		/* decoded values are costly (RFC 2047, charsets): only where used */
-		if (gh && (v = g_mime_header_get_value(gh)))
+		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
 	} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
-		if (gh && (v = g_mime_header_get_value(gh)))
+		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
@@ -696,7 +785,7 @@ static int decode_part(struct ctx *c, GMimePart *part, size_t max)
 			lc[k] = (char)tolower((unsigned char)canon[k]);
 		lc[k] = '\0';
 		if (strcmp(lc, "us-ascii") && strcmp(lc, "utf-8")) {
-			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
+			GMimeFilter *cf = charset_filter(f, cs);
 			if (cf) {
 				g_mime_stream_filter_add(GMIME_STREAM_FILTER(fs), cf);
 				g_object_unref(cf);
@@ -893,22 +982,71 @@ static int prepare(struct features *f)
 /* ---- the light path ------------------------------------------------------ */
 
 /*
- * Most mail is one text part with plain ASCII headers. For such a message
- * GMime's object tree (allocations, lazy decoding, teardown) costs more than
- * everything else together, and it decodes nothing: the light path reads the
- * header block itself and emits exactly the features the GMime path would.
- * It only accepts what it fully understands and bails out (to GMime) before
- * emitting anything on the slightest doubt: 8-bit or encoded words in headers,
- * a header that must be unique appearing twice, continuation or name oddities,
- * Content-Type other than text/plain or text/html with simple parameters,
- * a transfer encoding, a file name, a disposition, or a charset that would
- * need converting. tests/unit/test_content.c checks both paths agree.
+ * Most mail is one text part, or a multipart of a few text parts, with plain
+ * ASCII headers. For such a message GMime's object tree (allocations, lazy
+ * decoding, teardown) costs more than everything else together: the light
+ * path reads the headers and splits the parts itself and emits exactly the
+ * features the GMime path would, decoding with GMime's own pieces where it
+ * must (quoted-printable and base64 step functions, charset filters of
+ * single-byte charsets, the address parser). It only accepts what it fully
+ * understands and bails out (to GMime) before emitting anything on the
+ * slightest doubt: 8-bit or encoded words in headers, a header that must be
+ * unique appearing twice, continuation or name oddities, address headers with
+ * unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
+ * Content-Type with parameters it does not fully understand, a single part
+ * that is not text/plain or text/html, nested multiparts, message parts,
+ * digests, parts without headers or content, a multipart body with CR or
+ * without its end boundary, a transfer encoding other than
+ * 7bit/8bit/binary/quoted-printable/base64, a file name, a disposition other
+ * than a bare "inline", other Content-* headers, or a charset that is neither
+ * ASCII, UTF-8 nor single-byte. tests/unit/test_content.c and the features
+ * fuzz target check both paths agree.
  */
 #define LIGHT_HEADERS_MAX 128
+
+/* Headers the light path looks at; from H_FROM to H_CONTENT_OTHER GMime wants
+ * each at most once (it warns and picks one otherwise). */
+enum light_kind {
+	H_OTHER,
+	H_FROM,
+	H_SENDER,
+	H_REPLY_TO,
+	H_TO,
+	H_CC,
+	H_BCC, /* addresses */
+	H_SUBJECT,
+	H_DATE,
+	H_MESSAGE_ID,
+	H_IN_REPLY_TO,
+	H_REFERENCES,
+	H_MIME_VERSION,
+	H_CONTENT_TYPE,
+	H_CTE,
+	H_CONTENT_DISPOSITION,
+	H_CONTENT_CLASS,
+	H_CONTENT_DESCRIPTION,
+	H_CONTENT_OTHER, /* filed by GMime under the body part, like all content-* */
+};
 
 struct light_hdr {
 	const char *name, *value;
 	size_t nlen, vlen;
+	enum light_kind kind;
+};
+
+#define LIGHT_PARTS_MAX 16
+#define LIGHT_BOUNDARY_MAX 72 /* RFC 2046 5.1.1: at most 70 characters */
+
+/* One leaf: the body of a single-part message or a part of a multipart. */
+struct light_part {
+	const char *raw; /* undecoded content */
+	size_t raw_len;
+	char ts[64];	 /* "type/subtype", lowercase */
+	char att[64];	 /* "type/subtype" as written: the att feature of a non-text part */
+	bool text, html; /* text/plain or text/html: decoded; anything else is an att */
+	GMimeContentEncoding encoding;
+	char cs[48];	  /* charset parameter as given, "" when none */
+	char charset[48]; /* lowercase canonical, "" when none needs a feature */
 };
 
 struct light_msg {
@@ -917,32 +1055,57 @@ struct light_msg {
 	size_t body;
 	const char *subject, *from, *reply_to;
 	size_t subject_len, from_len, reply_to_len;
-	bool html;
-	char charset[48];  /* lowercase canonical, "" when none needs a feature */
+	char multipart[64]; /* "multipart/subtype", "" for a single part */
+	struct light_part part[LIGHT_PARTS_MAX];
+	size_t nparts;
 };
 
-static bool name_is(const struct light_hdr *h, const char *lit)
+/* Content-Type of the light path: type/subtype tokens and simple parameters. */
+struct light_ct {
+	char ts[64];  /* "type/subtype", lowercase */
+	char att[64]; /* as written */
+	char cs[48];
+	char boundary[LIGHT_BOUNDARY_MAX + 1];
+};
+
+static enum light_kind header_kind(const char *name, size_t n)
 {
-	size_t n = strlen(lit);
-	return h->nlen == n && !strncasecmp(h->name, lit, n);
+	static const struct {
+		const char *name;
+		size_t len;
+		enum light_kind kind;
+	} known[] = {
+#define K(s, k) {s, sizeof(s) - 1, k}
+	    K("from", H_FROM),
+	    K("sender", H_SENDER),
+	    K("reply-to", H_REPLY_TO),
+	    K("to", H_TO),
+	    K("cc", H_CC),
+	    K("bcc", H_BCC),
+	    K("subject", H_SUBJECT),
+	    K("date", H_DATE),
+	    K("message-id", H_MESSAGE_ID),
+	    K("in-reply-to", H_IN_REPLY_TO),
+	    K("references", H_REFERENCES),
+	    K("mime-version", H_MIME_VERSION),
+	    K("content-type", H_CONTENT_TYPE),
+	    K("content-transfer-encoding", H_CTE),
+	    K("content-disposition", H_CONTENT_DISPOSITION),
+	    K("content-class", H_CONTENT_CLASS),
+	    K("content-description", H_CONTENT_DESCRIPTION),
+#undef K
+	};
+	unsigned char first = ascii_lower((unsigned char)name[0]);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].len == n && (unsigned char)known[i].name[0] == first &&
+		    !strncasecmp(name, known[i].name, n))
+			return known[i].kind;
+	return n >= 8 && !strncasecmp(name, "content-", 8) ? H_CONTENT_OTHER : H_OTHER;
 }
 
-/* Headers GMime insists on seeing once (it warns and picks one otherwise). */
-static bool unique_header(const struct light_hdr *h)
+static bool address_header(enum light_kind k)
 {
-	static const char *const names[] = { "from", "sender", "reply-to", "to", "cc", "bcc",
-					      "subject", "date", "message-id", "in-reply-to",
-					      "references", "mime-version" };
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(h, names[i]))
-			return true;
-	return h->nlen >= 8 && !strncasecmp(h->name, "content-", 8);
-}
-
-/* Folding white space only (isspace() would also take \v and \f, GMime does not). */
-static bool fws(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+	return k >= H_FROM && k <= H_BCC;
 }
 
 static const char *trim(const char *p, size_t *n)
@@ -954,10 +1117,13 @@ static const char *trim(const char *p, size_t *n)
 	return p;
 }
 
-static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
+/* The header block of msg from pos on, up to the empty line (its end in *body);
+ * false on anything the light path leaves to GMime. A line starting with "--"
+ * could be a boundary: that too. */
+static bool light_header_block(const char *msg, size_t pos, size_t len, struct light_hdr *hs,
+			       size_t *nh, size_t *body)
 {
-	size_t pos = 0;
-	lm->n = 0;
+	*nh = 0;
 	for (;;) {
 		if (pos >= len)
 			return false; /* no body separator: leave it to GMime */
@@ -974,29 +1140,29 @@ static bool light_headers(const char *msg, size_t len, struct light_msg *lm)
 				return false;
 		}
 		if (end == pos) {
-			lm->body = eol + 1;
-			return lm->n > 0;
+			*body = eol + 1;
+			return *nh > 0;
 		}
 		if (msg[pos] == ' ' || msg[pos] == '\t') {
-			if (!lm->n)
+			if (!*nh)
 				return false;
-			struct light_hdr *h = &lm->h[lm->n - 1];
+			struct light_hdr *h = &hs[*nh - 1];
 			h->vlen = end - (size_t)(h->value - msg);
 		} else {
 			const char *colon = memchr(msg + pos, ':', end - pos);
-			if (!colon || colon == msg + pos || lm->n == LIGHT_HEADERS_MAX)
+			if (!colon || colon == msg + pos || *nh == LIGHT_HEADERS_MAX ||
+			    (end - pos >= 2 && msg[pos] == '-' && msg[pos + 1] == '-'))
 				return false;
 			for (const char *p = msg + pos; p < colon; p++)
 				if (*p <= ' ' || *p > '~')
 					return false;
-			lm->h[lm->n++] = (struct light_hdr){ msg + pos, colon + 1,
-							     (size_t)(colon - msg - pos),
-							     end - (size_t)(colon + 1 - msg) };
+			hs[(*nh)++] =
+			    (struct light_hdr){msg + pos, colon + 1, (size_t)(colon - msg - pos),
+					       end - (size_t)(colon + 1 - msg)};
 		}
 		pos = eol + 1;
 	}
 }
-
 /* RFC 2045 5.1 token: no space, control or tspecial. */
 static bool is_token(const char *p, size_t n)
 {
@@ -1011,8 +1177,9 @@ static bool is_token(const char *p, size_t n)
 }
 
 /* "text/plain; charset=x; format=flowed": true when simple enough. */
-static bool light_content_type(const char *v, size_t n, struct light_msg *lm, char *cs,
-			       size_t cslen)
+/* "type/subtype; charset=x; boundary=y; format=flowed": true when simple
+ * enough (tokens, no comments, no RFC 2231, no name, no repeats). */
+static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
 {
 	if (memchr(v, '(', n) || memchr(v, '\\', n))
 		return false;
@@ -1020,13 +1187,16 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 	const char *semi = memchr(v, ';', n);
 	size_t tn = semi ? (size_t)(semi - v) : n;
 	const char *t = trim(v, &tn);
-	if (tn == 10 && !strncasecmp(t, "text/plain", 10))
-		lm->html = false;
-	else if (tn == 9 && !strncasecmp(t, "text/html", 9))
-		lm->html = true;
-	else
+	const char *slash = memchr(t, '/', tn);
+	if (!slash || tn >= sizeof(ct->ts) || !is_token(t, (size_t)(slash - t)) ||
+	    !is_token(slash + 1, tn - (size_t)(slash + 1 - t)))
 		return false;
-	cs[0] = '\0';
+	for (size_t i = 0; i < tn; i++)
+		ct->ts[i] = (char)ascii_lower((unsigned char)t[i]);
+	ct->ts[tn] = '\0';
+	memcpy(ct->att, t, tn);
+	ct->att[tn] = '\0';
+	ct->cs[0] = ct->boundary[0] = '\0';
 	const char *seen[8];
 	size_t seen_len[8], nseen = 0;
 	while (semi) {
@@ -1058,16 +1228,19 @@ static bool light_content_type(const char *v, size_t n, struct light_msg *lm, ch
 		}
 		if (kn == 4 && !strncasecmp(k, "name", 4))
 			return false;
-		if (kn == 7 && !strncasecmp(k, "charset", 7)) {
-			if (vn == 0 || vn >= cslen)
+		char *into = kn == 7 && !strncasecmp(k, "charset", 7)	 ? ct->cs
+			     : kn == 8 && !strncasecmp(k, "boundary", 8) ? ct->boundary
+									 : NULL;
+		size_t cap = into == ct->cs ? sizeof(ct->cs) : sizeof(ct->boundary);
+		if (into) {
+			if (vn == 0 || vn >= cap)
 				return false;
-			memcpy(cs, val, vn);
-			cs[vn] = '\0';
+			memcpy(into, val, vn);
+			into[vn] = '\0';
 		}
 	}
 	return true;
 }
-
 static bool ascii_clean(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1076,75 +1249,258 @@ static bool ascii_clean(const char *p, size_t n)
 	return true;
 }
 
-/* Decides whether msg takes the light path; fills lm. Emits nothing. */
-static bool light_eligible(const char *msg, size_t len, struct light_msg *lm)
+/* An address header light_addresses() parses as GMime's message parser does:
+ * not cut, and comments, if any, closed and without quotes or escapes around
+ * (GMime recovers from an unclosed comment after an address in its own way). */
+static bool plain_address_header(const char *v, size_t n)
 {
-	if (len >= 5 && !memcmp(msg, "From ", 5))
+	if (n > CONTENT_HEADER_VALUE_MAX)
 		return false;
-	if (!light_headers(msg, len, lm))
+	if (!memchr(v, '(', n))
+		return true;
+	int depth = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] == '"' || v[i] == '\\')
+			return false;
+		depth += (v[i] == '(') - (v[i] == ')');
+		if (depth < 0)
+			return false;
+	}
+	return depth == 0;
+}
+
+/* Decodes a base64 or quoted-printable body into out as GMime's decoding
+ * filter does (its step functions, chunk by chunk), until MIME_PART_DECODED_MAX
+ * bytes are out: decode_part() reads no further. 0, or -1 when out of memory. */
+static int light_decode(struct buf *out, GMimeContentEncoding enc, const char *in, size_t n)
+{
+	GMimeEncoding st;
+	g_mime_encoding_init_decode(&st, enc);
+	buf_reset(out);
+	size_t pos = 0;
+	while (out->len < MIME_PART_DECODED_MAX) {
+		size_t chunk = n - pos < 65536 ? n - pos : 65536;
+		bool last = pos + chunk == n;
+		if (buf_reserve(out, g_mime_encoding_outlen(&st, chunk) + 1) < 0)
+			return -1;
+		char *o = out->p + out->len;
+		out->len += last ? g_mime_encoding_flush(&st, in + pos, chunk, o)
+				 : g_mime_encoding_step(&st, in + pos, chunk, o);
+		pos += chunk;
+		if (last)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * The text of a part in charset cs, as decode_part() gets it through GMime's
+ * charset filter. Single-byte charsets without state only (ISO 8859, KOI8,
+ * Windows 125x but 1258, which composes characters): each byte converts on its own, so
+ * converting the text at once gives what the filter gives chunk by chunk. The
+ * GMime path emits the charset only when it can convert it. ASCII text needs
+ * no conversion; other text is converted by the same (cached) filter:
+ * light_leaf() converts them again. Text cut by light_decode() is left to GMime:
+ * bytes the charset lacks are dropped, so GMime might read on to fill the part.
+ * Emits nothing.
+ */
+static bool single_byte_charset(const char *canon)
+{
+	if (!strncmp(canon, "windows-", 8))
+		canon += 8; /* GMime's name for windows-1252 is windows-cp1252 */
+	return !strncmp(canon, "iso-8859-", 9) || !strcmp(canon, "koi8-r") ||
+	       !strcmp(canon, "koi8-u") ||
+	       (!strncmp(canon, "cp125", 5) && canon[5] >= '0' && canon[5] <= '7' && !canon[6]);
+}
+
+static bool light_part_ok(struct features *f, struct light_part *pt)
+{
+	pt->charset[0] = '\0';
+	if (!pt->text || !pt->cs[0])
+		return true;
+	const char *canon = g_mime_charset_canon_name(pt->cs);
+	size_t k = 0;
+	for (; canon && canon[k] && k < sizeof(pt->charset) - 1; k++)
+		pt->charset[k] = (char)tolower((unsigned char)canon[k]);
+	pt->charset[k] = '\0';
+	if (!strcmp(pt->charset, "us-ascii") || !strcmp(pt->charset, "utf-8")) {
+		pt->charset[0] = '\0';
+		return true;
+	}
+	if (!single_byte_charset(pt->charset))
 		return false;
-	char cs[48] = "";
-	lm->html = false;
-	lm->subject = lm->from = lm->reply_to = NULL;
-	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
-	for (size_t i = 0; i < lm->n; i++) {
-		const struct light_hdr *h = &lm->h[i];
-		if ((name_is(h, "from") || name_is(h, "reply-to") || name_is(h, "to") ||
-		     name_is(h, "cc") || name_is(h, "bcc") || name_is(h, "sender")) &&
-		    memchr(h->value, '(', h->vlen))
-			return false; /* comments in addresses: GMime's own rules */
-		if (unique_header(h))
-			for (size_t j = 0; j < i; j++)
-				if (h->nlen == lm->h[j].nlen &&
-				    !strncasecmp(h->name, lm->h[j].name, h->nlen))
-					return false;
-		if (name_is(h, "content-type")) {
-			if (!light_content_type(h->value, h->vlen, lm, cs, sizeof(cs)))
+	GMimeFilter *cf = charset_filter(f, pt->cs);
+	if (!cf)
+		return false;
+	g_object_unref(cf);
+	const char *text = pt->raw;
+	size_t len = pt->raw_len;
+	if (pt->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
+		if (light_decode(&f->text, pt->encoding, text, len) < 0)
+			return false;
+		text = f->text.p, len = f->text.len;
+	}
+	return ascii_clean(text, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX) ||
+	       len < MIME_PART_DECODED_MAX;
+}
+/* Decides whether msg takes the light path; fills lm (its text may be in
+ * f->text). Emits nothing. */
+/* The content headers of an entity (the message, or a part of a multipart:
+ * top) into ct and *enc; at the top also Subject, From and Reply-To. */
+static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light_msg *lm,
+			 struct light_ct *ct, GMimeContentEncoding *enc)
+{
+	uint32_t once = 0; /* kinds seen */
+	snprintf(ct->ts, sizeof(ct->ts), "text/plain");
+	snprintf(ct->att, sizeof(ct->att), "text/plain");
+	ct->cs[0] = ct->boundary[0] = '\0';
+	*enc = GMIME_CONTENT_ENCODING_DEFAULT;
+	for (size_t i = 0; i < nh; i++) {
+		struct light_hdr *h = &hs[i];
+		h->kind = header_kind(h->name, h->nlen);
+		if (address_header(h->kind) && !plain_address_header(h->value, h->vlen))
+			return false;
+		if (h->kind == H_CONTENT_OTHER)
+			return false; /* id, location, md5...: GMime knows them */
+		if (h->kind != H_OTHER) {
+			if (once & (1u << h->kind))
 				return false;
-		} else if (name_is(h, "content-transfer-encoding")) {
+			once |= 1u << h->kind;
+		}
+		if (h->kind == H_CONTENT_TYPE) {
+			if (!light_content_type(h->value, h->vlen, ct))
+				return false;
+		} else if (h->kind == H_CTE) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
-			if (!((n == 4 && (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
-			      (n == 6 && !strncasecmp(v, "binary", 6))))
+			if (n == 16 && !strncasecmp(v, "quoted-printable", 16))
+				*enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+			else if (n == 6 && !strncasecmp(v, "base64", 6))
+				*enc = GMIME_CONTENT_ENCODING_BASE64;
+			else if (!((n == 4 &&
+				    (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
+				   (n == 6 && !strncasecmp(v, "binary", 6))))
 				return false;
-		} else if (h->nlen > 8 && !strncasecmp(h->name, "content-", 8)) {
-			return false; /* disposition, id, location...: GMime knows them */
-		} else if (name_is(h, "subject")) {
+		} else if (h->kind == H_CONTENT_DISPOSITION) {
+			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
+			const char *v = trim(h->value, &n);
+			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
+				return false;
+		} else if (!top) {
+			for (size_t j = 0; j < i; j++) /* GMime warns about any repeat in a part */
+				if (hs[j].nlen == h->nlen && !strncasecmp(hs[j].name, h->name, h->nlen))
+					return false;
+		} else if (h->kind == H_SUBJECT) {
 			lm->subject = h->value, lm->subject_len = h->vlen;
-		} else if (name_is(h, "from")) {
+		} else if (h->kind == H_FROM) {
 			lm->from = h->value, lm->from_len = h->vlen;
-		} else if (name_is(h, "reply-to")) {
+		} else if (h->kind == H_REPLY_TO) {
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
-		}
-	}
-	lm->charset[0] = '\0';
-	if (cs[0]) {
-		const char *canon = g_mime_charset_canon_name(cs);
-		size_t k = 0;
-		for (; canon && canon[k] && k < sizeof(lm->charset) - 1; k++)
-			lm->charset[k] = (char)tolower((unsigned char)canon[k]);
-		lm->charset[k] = '\0';
-		if (!strcmp(lm->charset, "us-ascii") || !strcmp(lm->charset, "utf-8")) {
-			lm->charset[0] = '\0';
-		} else {
-			/* ASCII-compatible charsets only, and then only for ASCII text;
-			 * the GMime path emits the charset only when it can convert it */
-			if (strncmp(lm->charset, "iso-8859-", 9) && strncmp(lm->charset, "windows-125", 11))
-				return false;
-			GMimeFilter *cf = g_mime_filter_charset_new(cs, "UTF-8");
-			if (!cf)
-				return false;
-			g_object_unref(cf);
-			size_t n = len - lm->body;
-			if (n > MIME_PART_DECODED_MAX)
-				n = MIME_PART_DECODED_MAX;
-			if (!ascii_clean(msg + lm->body, n))
-				return false;
 		}
 	}
 	return true;
 }
 
+/* A leaf entity of type ct with content raw: false when the light path does
+ * not take it. At the top only text/plain and text/html. */
+static bool light_leaf_part(struct features *f, struct light_msg *lm, const struct light_ct *ct,
+			    GMimeContentEncoding enc, const char *raw, size_t n, bool top)
+{
+	if (lm->nparts == LIGHT_PARTS_MAX || !strncmp(ct->ts, "multipart/", 10) ||
+	    !strncmp(ct->ts, "message/", 8))
+		return false;
+	struct light_part *pt = &lm->part[lm->nparts++];
+	pt->raw = raw, pt->raw_len = n, pt->encoding = enc;
+	memcpy(pt->ts, ct->ts, sizeof(pt->ts));
+	memcpy(pt->att, ct->att, sizeof(pt->att));
+	memcpy(pt->cs, ct->cs, sizeof(pt->cs));
+	pt->html = !strcmp(ct->ts, "text/html");
+	pt->text = pt->html || !strcmp(ct->ts, "text/plain");
+	if (top && !pt->text)
+		return false;
+	return light_part_ok(f, pt);
+}
+
+/* 1 when line (without its newline) is "--boundary" followed by nothing but
+ * spaces and tabs, 2 for "--boundary--" so followed, else 0: GMime's test. */
+static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
+{
+	if (n < bl + 2 || line[0] != '-' || line[1] != '-' || memcmp(line + 2, b, bl))
+		return 0;
+	size_t i = bl + 2;
+	int kind = 1;
+	if (n >= i + 2 && line[i] == '-' && line[i + 1] == '-')
+		kind = 2, i += 2;
+	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	return i == n ? kind : 0;
+}
+
+/*
+ * The parts of a multipart body msg[pos, len) as GMime's parser splits them:
+ * the preamble up to the first boundary line and the epilogue after the last
+ * are not features; the newline before a boundary line belongs to it. Leaves
+ * only (no nesting), each with headers, and an end boundary; LF line ends only
+ * (GMime's CRLF rules are its own).
+ */
+static bool light_parts(struct features *f, const char *msg, size_t pos, size_t len,
+			const char *boundary, struct light_msg *lm)
+{
+	size_t bl = strlen(boundary);
+	if (memchr(msg + pos, '\r', len - pos))
+		return false;
+	struct light_hdr hs[LIGHT_HEADERS_MAX];
+	struct light_ct ct;
+	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
+	size_t content = 0; /* of the part being read; 0: in the preamble */
+	while (pos < len) {
+		const char *nl = memchr(msg + pos, '\n', len - pos);
+		size_t eol = nl ? (size_t)(nl - msg) : len;
+		int b = boundary_line(msg + pos, eol - pos, boundary, bl);
+		if (b && content) {
+			if (pos < content + 1 || !light_leaf_part(f, lm, &ct, enc, msg + content,
+								  pos - 1 - content, false))
+				return false;
+		}
+		if (b == 2)
+			return content != 0;
+		if (b == 1) {
+			size_t nh;
+			if (!nl || !light_header_block(msg, eol + 1, len, hs, &nh, &content) ||
+			    !light_entity(hs, nh, false, lm, &ct, &enc))
+				return false;
+			pos = content;
+			continue;
+		}
+		pos = eol + 1;
+	}
+	return false; /* no end boundary */
+}
+
+/* Decides whether msg takes the light path; fills lm (decoding may use
+ * f->text). Emits nothing. */
+static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
+{
+	if (len >= 5 && !memcmp(msg, "From ", 5))
+		return false;
+	if (!light_header_block(msg, 0, len, lm->h, &lm->n, &lm->body))
+		return false;
+	lm->subject = lm->from = lm->reply_to = NULL;
+	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
+	lm->multipart[0] = '\0';
+	lm->nparts = 0;
+	struct light_ct ct;
+	GMimeContentEncoding enc;
+	if (!light_entity(lm->h, lm->n, true, lm, &ct, &enc))
+		return false;
+	if (strncmp(ct.ts, "multipart/", 10))
+		return light_leaf_part(f, lm, &ct, enc, msg + lm->body, len - lm->body, true);
+	if (!ct.boundary[0] || !strcmp(ct.ts, "multipart/digest") ||
+	    enc != GMIME_CONTENT_ENCODING_DEFAULT)
+		return false;
+	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
+	return light_parts(f, msg, lm->body, len, ct.boundary, lm);
+}
 static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char *v, size_t n)
 {
 	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
@@ -1158,12 +1514,60 @@ static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char
 	return internet_address_list_parse(opts, tmp);
 }
 
-static void light_message(struct ctx *c, const char *msg, size_t len, const struct light_msg *lm)
+/* leaf() and decode_part() for a part light_eligible() accepted. */
+static void light_leaf(struct ctx *c, const struct light_part *pt)
+{
+	struct features *f = c->f;
+	if (!pt->text) {
+		emitf(c, "att", "%s", pt->att);
+		return;
+	}
+	if (f->decoded >= MIME_DECODED_MAX)
+		return;
+	size_t max = MIME_DECODED_MAX - f->decoded;
+	if (max > MIME_PART_DECODED_MAX)
+		max = MIME_PART_DECODED_MAX;
+	if (pt->charset[0])
+		emitf(c, "cs", "%s", pt->charset);
+	const char *text = pt->raw;
+	size_t len = pt->raw_len;
+	if (pt->encoding != GMIME_CONTENT_ENCODING_DEFAULT) {
+		if (light_decode(&f->text, pt->encoding, text, len) < 0) {
+			c->oom = 1;
+			return;
+		}
+		text = f->text.p, len = f->text.len;
+	}
+	GMimeFilter *cf = NULL;
+	if (pt->charset[0] &&
+	    !ascii_clean(text, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX)) {
+		/* light_part_ok() made sure the filter exists and len is below the cut */
+		if (text != f->text.p &&
+		    (buf_reset(&f->text), buf_append(&f->text, text, len) < 0)) {
+			c->oom = 1;
+			return;
+		}
+		cf = charset_filter(f, pt->cs);
+		char *out;
+		size_t outpre;
+		g_mime_filter_complete(cf, f->text.p, f->text.len, 0, &out, &len, &outpre);
+		text = out;
+	}
+	if (len >= max) {
+		len = max;
+		emit1(c, "m", "#part_cut");
+	}
+	part_text(c, pt->html, text, len);
+	if (cf)
+		g_object_unref(cf);
+}
+
+static void light_message(struct ctx *c, const struct light_msg *lm)
 {
 	struct hdr_state st = { .s_hn = family_seed("hn") };
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (h->nlen >= 8 && !strncasecmp(h->name, "content-", 8))
+		if (h->kind >= H_CONTENT_TYPE)
 			continue; /* GMime files these under the body part */
 		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
 	}
@@ -1172,8 +1576,7 @@ static void light_message(struct ctx *c, const char *msg, size_t len, const stru
 	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (name_is(h, "to") || name_is(h, "cc") || name_is(h, "bcc") ||
-		    name_is(h, "sender")) {
+		if (h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER) {
 			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
 			if (l)
 				g_object_unref(l);
@@ -1188,18 +1591,25 @@ static void light_message(struct ctx *c, const char *msg, size_t len, const stru
 	if (reply_to)
 		g_object_unref(reply_to);
 
-	const char *ts = lm->html ? "text/html" : "text/plain";
 	c->parts = 1;
-	structure_add(c, ts);
-	emitf(c, "pt", "%s", ts);
-	if (lm->charset[0])
-		emitf(c, "cs", "%s", lm->charset);
-	size_t n = len - lm->body;
-	if (n >= MIME_PART_DECODED_MAX) {
-		n = MIME_PART_DECODED_MAX;
-		emit1(c, "m", "#part_cut");
+	if (!lm->multipart[0]) {
+		structure_add(c, lm->part[0].ts);
+		emitf(c, "pt", "%s", lm->part[0].ts);
+		light_leaf(c, &lm->part[0]);
+		return;
 	}
-	part_text(c, lm->html, msg + lm->body, n);
+	structure_add(c, lm->multipart);
+	emitf(c, "pt", "%s", lm->multipart);
+	structure_add(c, "(");
+	for (size_t i = 0; i < lm->nparts; i++) {
+		if (i)
+			structure_add(c, ",");
+		c->parts++;
+		structure_add(c, lm->part[i].ts);
+		emitf(c, "pt", "%s", lm->part[i].ts);
+		light_leaf(c, &lm->part[i]);
+	}
+	structure_add(c, ")");
 }
 
 int features_extract(struct features *f, const char *msg, size_t len)
@@ -1220,8 +1630,8 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	emitf(&c, "m", "#size%u", bucket_log2(len));
 
 	struct light_msg lm;
-	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(msg, len, &lm)) {
-		light_message(&c, msg, len, &lm);
+	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(f, msg, len, &lm)) {
+		light_message(&c, &lm);
 		goto done;
 	}
 	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(msg, len);

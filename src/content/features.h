@@ -30,6 +30,9 @@ enum {
 	FEAT_NO_LIGHT = 1u << 2,  /* always parse with GMime (tests of the light path) */
 };
 
+#define FEATURES_CHARSETS_MAX 16
+#define FEATURES_CHARSET_NAME_MAX 48
+
 struct features {
 	unsigned flags;
 	uint32_t *hash;      /* n unique feature hashes, in order of first emission */
@@ -45,6 +48,13 @@ struct features {
 	uint32_t *words;     /* word hashes of the current text run */
 	size_t nwords;       /* words used so far in this message */
 	size_t decoded;      /* decoded bytes used so far in this message */
+	/* charset converters (GMimeFilter *, NULL: cannot convert) by charset name:
+	 * iconv_open costs more than decoding a typical part, so they are kept */
+	struct features_charset {
+		char name[FEATURES_CHARSET_NAME_MAX];
+		void *filter;
+	} charsets[FEATURES_CHARSETS_MAX];
+	size_t ncharsets;
 };
 
 /* GMime's one-time initialisation; features_extract() calls it too, but a

@@ -187,10 +187,69 @@ static void test_light_path_equals_gmime(void **state)
 		"Subject: no from\nTo: undisclosed-recipients:;\nCc: bad address <<>>\n\nbody\n",
 		"Subject: utf8\nContent-Type: text/plain; charset=utf-8; format=flowed\n\n"
 		"Gr\xc3\xbc\xc3\x9f" "e aus K\xc3\xb6ln\n",
+		"Subject: inline\nContent-Type: text/plain\nContent-Disposition:  INLINE \n"
+		"Content-Class: urn:content-classes:message\nContent-Description: a note\n\nx\n",
+		"Content-Transfer-Encoding: quoted-printable\n\n"
+		"soft=\nbreak, =3D sign, bad =ZZ, =\n",
+		"Content-Type: text/html; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: Quoted-Printable\n\n<p>a=20b=\r\nc</p>=",
+		"Content-Transfer-Encoding: base64\n\nSGVsbG8gd29y bGQh\n!!garbage==\nQUJD\n",
+		"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+		"R3LDvMOfZSBhdXMgS8O2bG4K\n",
+		"Content-Type: text/plain; charset=windows-1252\n\n"
+		"undefined \x81 and \x80uro caf\xe9\n",
+		"Content-Type: text/html; charset=iso-8859-7\n\n"
+		"<b>\xe1\xe2\xe3 \xae unassigned</b>\n",
+		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
+		"Content-Type: text/plain; charset=Windows-1251\n"
+		"Content-Transfer-Encoding: 8bit\n\n\xcf\xf0\xe8\n",
+		"Content-Type: text/plain; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9 cr=E8me\n",
+		"From: p@promo.example (Promo (Inc) Name)\nTo: a@b.example (A\n  B)\n\nx\n",
+		"From: p@promo.example (unclosed\n\nx\n",
+		"Content-Type: multipart/signed; boundary=b;\n"
+		" protocol=\"application/pgp-signature\"\n\n"
+		"preamble\n--b\nContent-Type: text/plain\n\nhello\n--b\n"
+		"Content-Type: Application/PGP-Signature\n\nsig\n--b--\nepilogue\n",
+		"Content-Type: multipart/alternative; boundary=\"x y\"\n\n--x y  \n"
+		"Content-Type: text/plain; charset=iso-8859-1\n"
+		"Content-Transfer-Encoding: quoted-printable\n\ncaf=E9\n--x y\n"
+		"Content-Type: text/html\n\n<b>hi</b>\n\n--x y--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"x\n--bb\n--b-- trailing\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"\n--b--\n",
+		"Subject: CRLF headers, LF body\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+		"--b\nContent-Type: text/plain\n\nhello world\n--b--\n",
 		/* these must bail out to GMime; still the same features */
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\n\nno headers\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"no end\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"--b--\n",
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+		"Content-Type: text/plain\r\n\r\nx\r\n--b--\r\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"x\n--b\nContent-Type: multipart/alternative; boundary=c\n\n--c\n\ny\n--c--\n"
+		"--b--\n",
+		"Content-Type: multipart/mixed\n\nno boundary\n",
+		"Content-Type: multipart/mixed; boundary=a\n\n--a\nX-Foo: a\nX-Foo: b\n"
+		"Content-Type: text/html\n\nrepeated header in a part\n--a--\n",
+		"Content-Type: multipart/digest; boundary=b\n\n--b\n\nx\n--b--\n",
+		"From: Promo <p@promo.example>(x\n  y\n\nx\n",
+		"From: \"(q\" <p@promo.example> (c)\n\nx\n",
+		"Content-Type: text/plain; charset=windows-1258\n\ncomposes a\xcc\n",
+		"Content-Type: text/plain; charset=gb2312\n\n\xc4\xe3\xba\xc3\n",
+		"Content-Transfer-Encoding: x-uuencode\n\nbegin 644 x\n#86)C\n`\nend\n",
+		"Content-Disposition: inline; filename=x.txt\n\nnamed by the disposition\n",
+		"Content-Disposition: attachment\n\nan attachment\n",
+		"Content-Disposition: inline;\n\nempty parameter\n",
+		"Content-Description: =?utf-8?q?encoded?=\n\nx\n",
+		"Content-Class: a\nContent-Class: b\n\ntwice\n",
 		"Subject: =?utf-8?q?encoded?=\n\nx\n",
 		"Subject: a\nSubject: b\n\ntwo subjects\n",
-		"Content-Type: text/plain; charset=koi8-r\n\n\xf0\xd2\xc9\xd7\xc5\xd4\n",
 		"Content-Type: text/plain;;\n\nempty parameter\n",
 		"Content-Type: text/plain; name=x.txt\n\nnamed\n",
 		"Subject: \xe9t\xe9\n\n" "8-bit header\n",
@@ -213,6 +272,26 @@ static void test_light_path_equals_gmime(void **state)
 		free(light);
 		free(gmime);
 	}
+}
+
+/* An address header longer than CONTENT_HEADER_VALUE_MAX: the light path used
+ * to parse it cut, and GMime warned about the cut address. */
+static void test_light_path_long_address_header(void **state)
+{
+	(void)state;
+	struct buf m = { 0 };
+	assert_int_equal(buf_append_str(&m, "From: a@b.example\nTo: "), 0);
+	for (int i = 0; i < 80; i++)
+		assert_int_equal(buf_printf(&m, "%s\"Person %d\" <person%d@example.com>",
+					    i ? ", " : "", i, i), 0);
+	assert_int_equal(buf_append_str(&m, "\nSubject: x\n\nbody\n"), 0);
+	assert_true(m.len > CONTENT_HEADER_VALUE_MAX);
+	char *light = feature_lines(m.p, m.len, 0);
+	char *gmime = feature_lines(m.p, m.len, FEAT_NO_LIGHT);
+	assert_string_equal(light, gmime);
+	free(light);
+	free(gmime);
+	buf_free(&m);
 }
 
 static void test_empty_and_garbage(void **state)
@@ -519,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_and_many_parts),
 		cmocka_unit_test(test_crlf_equals_lf),
 		cmocka_unit_test(test_light_path_equals_gmime),
+		cmocka_unit_test(test_light_path_long_address_header),
 		cmocka_unit_test(test_empty_and_garbage),
 		cmocka_unit_test(test_hash_stability),
 		cmocka_unit_test(test_html_to_text),
