@@ -340,26 +340,51 @@ static inline unsigned char ascii_lower(unsigned char ch)
 	return (unsigned char)(ch + (((unsigned)(ch - 'A') < 26u) << 5));
 }
 
-/* Calls fn for each normalised token of s (lowercase ASCII, trimmed). */
+/* Lowercased byte of a word-continuing byte, 0 for any other byte (the
+ * tokenizer's inner loop: one load per byte). */
+static const unsigned char word_lower[256] = {
+	['$'] = '$', ['-'] = '-', ['\''] = '\'', ['.'] = '.', ['_'] = '_',
+#define D(x) [x] = x
+	D('0'), D('1'), D('2'), D('3'), D('4'), D('5'), D('6'), D('7'), D('8'), D('9'),
+	D('a'), D('b'), D('c'), D('d'), D('e'), D('f'), D('g'), D('h'), D('i'), D('j'),
+	D('k'), D('l'), D('m'), D('n'), D('o'), D('p'), D('q'), D('r'), D('s'), D('t'),
+	D('u'), D('v'), D('w'), D('x'), D('y'), D('z'),
+#undef D
+#define U(x) [x] = x + 32
+	U('A'), U('B'), U('C'), U('D'), U('E'), U('F'), U('G'), U('H'), U('I'), U('J'),
+	U('K'), U('L'), U('M'), U('N'), U('O'), U('P'), U('Q'), U('R'), U('S'), U('T'),
+	U('U'), U('V'), U('W'), U('X'), U('Y'), U('Z'),
+#undef U
+#define H(x) [x] = x, [x + 1] = x + 1, [x + 2] = x + 2, [x + 3] = x + 3
+#define H16(x) H(x), H(x + 4), H(x + 8), H(x + 12)
+	H16(0x80), H16(0x90), H16(0xa0), H16(0xb0), H16(0xc0), H16(0xd0), H16(0xe0), H16(0xf0),
+#undef H16
+#undef H
+};
+
+/* Calls fn for each normalised token of s (lowercase ASCII, trimmed).
+ * Inlined into each caller so that fn is a direct (inlinable) call. */
 typedef void (*token_fn)(struct ctx *c, const char *tok, size_t n, void *arg);
 
-static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void *arg)
+static inline __attribute__((always_inline)) void tokenize(struct ctx *c, const char *s,
+							   size_t len, token_fn fn, void *arg)
 {
 	size_t i = 0;
 	char tok[TOKEN_MAX + 1];
 	while (i < len) {
 		while (i < len && !word_start((unsigned char)s[i]))
 			i++;
-		/* one pass: lowercase copy and where the first non-digit is */
-		size_t st = i, nondigit = SIZE_MAX;
-		while (i < len && word_inner((unsigned char)s[i])) {
-			unsigned char ch = (unsigned char)s[i];
-			if (i - st < TOKEN_MAX)
-				tok[i - st] = (char)ascii_lower(ch);
-			if ((unsigned)(ch - '0') >= 10u && nondigit == SIZE_MAX)
-				nondigit = i;
+		/* lowercase copy of the first TOKEN_MAX bytes; longer words only
+		 * need their length */
+		size_t st = i, end = len - st > TOKEN_MAX ? st + TOKEN_MAX : len;
+		unsigned char l;
+		while (i < end && (l = word_lower[(unsigned char)s[i]]) != 0) {
+			tok[i - st] = (char)l;
 			i++;
 		}
+		if (i == end)
+			while (i < len && word_inner((unsigned char)s[i]))
+				i++;
 		size_t n = i - st;
 		while (n > 0 && (s[st + n - 1] == '-' || s[st + n - 1] == '\'' ||
 				 s[st + n - 1] == '.' || s[st + n - 1] == '_'))
@@ -370,10 +395,13 @@ static void tokenize(struct ctx *c, const char *s, size_t len, token_fn fn, void
 			fn(c, "#long", 5, arg);
 			continue;
 		}
-		bool digits = nondigit == SIZE_MAX || nondigit >= st + n;
-		if (digits && n > 4) {
+		if (n > 4 && (unsigned)(tok[0] - '0') < 10u) {
 			/* long numbers (ids, phone numbers) only by their length */
-			n = (size_t)snprintf(tok, sizeof(tok), "#num%zu", n);
+			size_t k = 1;
+			while (k < n && (unsigned)(tok[k] - '0') < 10u)
+				k++;
+			if (k == n)
+				n = (size_t)snprintf(tok, sizeof(tok), "#num%zu", n);
 		}
 		if (n == 1 && tok[0] != '$')
 			continue;
