@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <getopt.h>
@@ -98,21 +99,24 @@ static const struct option classify_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* --batch: paths are read first, split across threads (each with its own
- * feature buffers; the mapped model is shared read-only), and the result
- * lines printed in input order. */
+/* --batch: paths are read first, handed out to the threads in small chunks
+ * (an atomic counter: no thread idles at the end while another still has a
+ * share of slow messages), each thread with its own feature buffers (the
+ * mapped model is shared read-only), and the result lines printed in input
+ * order. */
+#define BATCH_CHUNK 8
 struct batch {
 	const struct model *m;
 	char **paths;
 	char **lines;
 	size_t n;
 	unsigned nthreads;
+	atomic_size_t next; /* first path not yet taken */
 	int rc;
 };
 
 struct batch_worker {
 	struct batch *b;
-	unsigned id;
 	pthread_t tid;
 	int rc;
 };
@@ -124,7 +128,13 @@ static void *batch_run(void *arg)
 	struct features f;
 	features_init(&f, 0);
 	struct buf msg = { 0 };
-	for (size_t i = w->id; i < b->n; i += b->nthreads) {
+	for (size_t i = 0, end = 0;; i++) {
+		if (i == end) {
+			i = atomic_fetch_add_explicit(&b->next, BATCH_CHUNK, memory_order_relaxed);
+			if (i >= b->n)
+				break;
+			end = i + BATCH_CHUNK < b->n ? i + BATCH_CHUNK : b->n;
+		}
 		char line[PATH_MAX + 128];
 		if (cli_read_file(b->paths[i], &msg) < 0) {
 			snprintf(line, sizeof(line), "%s error=\"%s\"", b->paths[i], strerror(errno));
@@ -180,7 +190,7 @@ static int classify_batch(const struct model *m, unsigned nthreads)
 	struct batch_worker w[64];
 	features_global_init(); /* GMime's one-time set-up, before the threads */
 	for (unsigned t = 0; t < nthreads; t++) {
-		w[t] = (struct batch_worker){ .b = &b, .id = t };
+		w[t] = (struct batch_worker){ .b = &b };
 		if (t > 0 && pthread_create(&w[t].tid, NULL, batch_run, &w[t]) != 0) {
 			fprintf(stderr, "mxscreen classify: cannot start a thread\n");
 			return EXIT_BUG;
