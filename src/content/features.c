@@ -340,6 +340,16 @@ static inline unsigned char ascii_lower(unsigned char ch)
 	return (unsigned char)(ch + (((unsigned)(ch - 'A') < 26u) << 5));
 }
 
+/* strncasecmp(a, lit, n) == 0 for a lowercase literal lit of n bytes (no NUL),
+ * inline: the header and URL paths call it often on short strings. */
+static inline bool ieq(const char *a, const char *lit, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (ascii_lower((unsigned char)a[k]) != (unsigned char)lit[k])
+			return false;
+	return true;
+}
+
 /* Lowercased byte of a word-continuing byte, 0 for any other byte (the
  * tokenizer's inner loop: one load per byte). */
 static const unsigned char word_lower[256] = {
@@ -409,7 +419,8 @@ static inline __attribute__((always_inline)) void tokenize(struct ctx *c, const 
 	}
 }
 
-static void body_word(struct ctx *c, const char *tok, size_t n, void *arg)
+static inline __attribute__((always_inline)) void body_word(struct ctx *c, const char *tok,
+							    size_t n, void *arg)
 {
 	(void)arg;
 	struct features *f = c->f;
@@ -523,13 +534,13 @@ static void url(struct ctx *c, const char *u, size_t n)
 	if (c->urls >= URLS_MAX)
 		return;
 	size_t i = 0;
-	if (n >= 7 && !strncasecmp(u, "http://", 7))
+	if (n >= 7 && ieq(u, "http://", 7))
 		i = 7;
-	else if (n >= 8 && !strncasecmp(u, "https://", 8))
+	else if (n >= 8 && ieq(u, "https://", 8))
 		i = 8;
-	else if (n >= 4 && !strncasecmp(u, "www.", 4))
+	else if (n >= 4 && ieq(u, "www.", 4))
 		i = 0;
-	else if (n >= 7 && !strncasecmp(u, "mailto:", 7)) {
+	else if (n >= 7 && ieq(u, "mailto:", 7)) {
 		emit(c, c->s_u, "u", "#mailto", 7);
 		return;
 	} else
@@ -567,9 +578,9 @@ static void scan_urls(struct ctx *c, const char *s, size_t n)
 		if (!((ch == 'h' && (s[i + 1] | 0x20) == 't' && (s[i + 3] | 0x20) == 'p') ||
 		      (ch == 'w' && (s[i + 1] | 0x20) == 'w' && s[i + 3] == '.')))
 			continue;
-		if ((n - i >= 7 && !strncasecmp(s + i, "http://", 7)) ||
-		    (n - i >= 8 && !strncasecmp(s + i, "https://", 8)) ||
-		    (!strncasecmp(s + i, "www.", 4) && (i == 0 || !isalnum((unsigned char)s[i - 1])))) {
+		if ((n - i >= 7 && ieq(s + i, "http://", 7)) ||
+		    (n - i >= 8 && ieq(s + i, "https://", 8)) ||
+		    (ieq(s + i, "www.", 4) && (i == 0 || !isalnum((unsigned char)s[i - 1])))) {
 			size_t e = i;
 			while (e < n && !isspace((unsigned char)s[e]) && s[e] != '"' && s[e] != '>' &&
 			       s[e] != '<')
@@ -688,25 +699,27 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 	emit(c, st->s_hn, "hn", lname, k);
 	const char *v = raw;
 	size_t vlen = rawlen;
-	if (!strcmp(lname, "received")) {
+	if (k == 8 && !memcmp(lname, "received", 8)) {
 		if (v && st->received++ < 8)
 			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
-	} else if (!strcmp(lname, "x-mailer") || !strcmp(lname, "user-agent")) {
+	} else if ((k == 8 && !memcmp(lname, "x-mailer", 8)) ||
+		   (k == 10 && !memcmp(lname, "user-agent", 10))) {
 		/* decoded values are costly (RFC 2047, charsets): only where used */
 		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
-	} else if (!strcmp(lname, "list-id") || !strcmp(lname, "precedence")) {
+	} else if ((k == 7 && !memcmp(lname, "list-id", 7)) ||
+		   (k == 10 && !memcmp(lname, "precedence", 10))) {
 		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
 			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
 		if (v)
 			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
-	} else if (!strcmp(lname, "to")) {
+	} else if (k == 2 && !memcmp(lname, "to", 2)) {
 		st->has_to = true;
-	} else if (!strcmp(lname, "date")) {
+	} else if (k == 4 && !memcmp(lname, "date", 4)) {
 		st->has_date = true;
-	} else if (!strcmp(lname, "message-id")) {
+	} else if (k == 10 && !memcmp(lname, "message-id", 10)) {
 		st->has_mid = true;
 		if (v)
 			message_id_features(c, v, vlen);
@@ -1126,9 +1139,9 @@ static enum light_kind header_kind(const char *name, size_t n)
 	unsigned char first = ascii_lower((unsigned char)name[0]);
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (known[i].len == n && (unsigned char)known[i].name[0] == first &&
-		    !strncasecmp(name, known[i].name, n))
+		    ieq(name, known[i].name, n))
 			return known[i].kind;
-	return n >= 8 && !strncasecmp(name, "content-", 8) ? H_CONTENT_OTHER : H_OTHER;
+	return n >= 8 && ieq(name, "content-", 8) ? H_CONTENT_OTHER : H_OTHER;
 }
 
 static bool address_header(enum light_kind k)
@@ -1254,10 +1267,10 @@ static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
 		} else if (!is_token(val, vn)) {
 			return false;
 		}
-		if (kn == 4 && !strncasecmp(k, "name", 4))
+		if (kn == 4 && ieq(k, "name", 4))
 			return false;
-		char *into = kn == 7 && !strncasecmp(k, "charset", 7)	 ? ct->cs
-			     : kn == 8 && !strncasecmp(k, "boundary", 8) ? ct->boundary
+		char *into = kn == 7 && ieq(k, "charset", 7)    ? ct->cs
+			     : kn == 8 && ieq(k, "boundary", 8) ? ct->boundary
 									 : NULL;
 		size_t cap = into == ct->cs ? sizeof(ct->cs) : sizeof(ct->boundary);
 		if (into) {
@@ -1401,18 +1414,18 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 		} else if (h->kind == H_CTE) {
 			size_t n = h->vlen;
 			const char *v = trim(h->value, &n);
-			if (n == 16 && !strncasecmp(v, "quoted-printable", 16))
+			if (n == 16 && ieq(v, "quoted-printable", 16))
 				*enc = GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
-			else if (n == 6 && !strncasecmp(v, "base64", 6))
+			else if (n == 6 && ieq(v, "base64", 6))
 				*enc = GMIME_CONTENT_ENCODING_BASE64;
 			else if (!((n == 4 &&
-				    (!strncasecmp(v, "7bit", 4) || !strncasecmp(v, "8bit", 4))) ||
-				   (n == 6 && !strncasecmp(v, "binary", 6))))
+				    (ieq(v, "7bit", 4) || ieq(v, "8bit", 4))) ||
+				   (n == 6 && ieq(v, "binary", 6))))
 				return false;
 		} else if (h->kind == H_CONTENT_DISPOSITION) {
 			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
 			const char *v = trim(h->value, &n);
-			if (!(n == 6 && !strncasecmp(v, "inline", 6)))
+			if (!(n == 6 && ieq(v, "inline", 6)))
 				return false;
 		} else if (!top) {
 			for (size_t j = 0; j < i; j++) /* GMime warns about any repeat in a part */
