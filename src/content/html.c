@@ -7,22 +7,41 @@
 #include <string.h>
 #include <strings.h>
 
+/* strncasecmp(a, lit, n) == 0 for a lowercase literal lit of n bytes (no NUL),
+ * inline: tag and attribute names are short and compared often. */
+static inline bool ieq(const char *a, const char *lit, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		unsigned char ch = (unsigned char)a[k];
+		if ((unsigned char)(ch + (((unsigned)(ch - 'A') < 26u) << 5)) != (unsigned char)lit[k])
+			return false;
+	}
+	return true;
+}
+
 /* Tags whose content is not text. */
 static bool skip_content_tag(const char *name, size_t n)
 {
-	return (n == 6 && !strncasecmp(name, "script", 6)) ||
-	       (n == 5 && !strncasecmp(name, "style", 5));
+	return (n == 6 && ieq(name, "script", 6)) ||
+	       (n == 5 && ieq(name, "style", 5));
 }
 
 /* Tags that separate words. */
 static bool block_tag(const char *name, size_t n)
 {
-	static const char *const blocks[] = { "br", "p", "div", "tr", "td", "th", "li",
-					       "table", "h1", "h2", "h3", "h4", "h5", "h6",
-					       "title", "hr", "blockquote", "pre", "center",
-					       "ul", "ol", "dd", "dt", "body", "head", "option" };
+	static const struct {
+		const char *name;
+		size_t len;
+	} blocks[] = {
+#define B(s) {s, sizeof(s) - 1}
+	    B("br"), B("p"), B("div"), B("tr"), B("td"), B("th"), B("li"),
+	    B("table"), B("h1"), B("h2"), B("h3"), B("h4"), B("h5"), B("h6"),
+	    B("title"), B("hr"), B("blockquote"), B("pre"), B("center"),
+	    B("ul"), B("ol"), B("dd"), B("dt"), B("body"), B("head"), B("option"),
+#undef B
+	};
 	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
-		if (strlen(blocks[i]) == n && !strncasecmp(name, blocks[i], n))
+		if (blocks[i].len == n && ieq(name, blocks[i].name, n))
 			return true;
 	return false;
 }
@@ -32,9 +51,18 @@ static const char *memmem_ci(const char *h, size_t hn, const char *needle)
 	size_t nn = strlen(needle);
 	if (nn > hn)
 		return NULL;
-	int first = tolower((unsigned char)needle[0]);
+	char low[16]; /* the needle in lowercase: "-->" or a closing tag */
+	if (nn >= sizeof(low)) {
+		int first = tolower((unsigned char)needle[0]);
+		for (size_t i = 0; i + nn <= hn; i++)
+			if (tolower((unsigned char)h[i]) == first && !strncasecmp(h + i, needle, nn))
+				return h + i;
+		return NULL;
+	}
+	for (size_t k = 0; k < nn; k++)
+		low[k] = (char)tolower((unsigned char)needle[k]);
 	for (size_t i = 0; i + nn <= hn; i++)
-		if (tolower((unsigned char)h[i]) == first && !strncasecmp(h + i, needle, nn))
+		if (ieq(h + i, low, nn))
 			return h + i;
 	return NULL;
 }
@@ -45,7 +73,7 @@ static size_t attr_value(const char *tag, size_t n, const char *attr, const char
 	size_t an = strlen(attr);
 	int first = attr[0]; /* attr is lowercase */
 	for (size_t i = 0; i + an <= n; i++) {
-		if ((tag[i] | 0x20) != first || strncasecmp(tag + i, attr, an) != 0)
+		if ((tag[i] | 0x20) != first || !ieq(tag + i, attr, an))
 			continue;
 		if (i > 0 && !isspace((unsigned char)tag[i - 1]) && tag[i - 1] != '"' &&
 		    tag[i - 1] != '\'')
@@ -97,24 +125,24 @@ static void tag_facts(const char *name, size_t nn, const char *tag, size_t n,
 			f->links++;
 			on_url(arg, v, vn);
 		}
-	} else if (nn == 3 && !strncasecmp(name, "img", 3)) {
+	} else if (nn == 3 && ieq(name, "img", 3)) {
 		f->images++;
 		if ((vn = attr_value(tag, n, "src", &v)) > 0)
 			on_url(arg, v, vn);
-	} else if (nn == 4 && !strncasecmp(name, "form", 4)) {
+	} else if (nn == 4 && ieq(name, "form", 4)) {
 		f->form = true;
 		if ((vn = attr_value(tag, n, "action", &v)) > 0)
 			on_url(arg, v, vn);
-	} else if (nn == 6 && !strncasecmp(name, "iframe", 6)) {
+	} else if (nn == 6 && ieq(name, "iframe", 6)) {
 		f->iframe = true;
 		if ((vn = attr_value(tag, n, "src", &v)) > 0)
 			on_url(arg, v, vn);
-	} else if (nn == 4 && !strncasecmp(name, "font", 4)) {
+	} else if (nn == 4 && ieq(name, "font", 4)) {
 		if ((vn = attr_value(tag, n, "size", &v)) > 0 &&
 		    (v[0] == '-' || v[0] == '0' || (v[0] == '1' && vn == 1)))
 			f->tiny_font = true;
 		if ((vn = attr_value(tag, n, "color", &v)) > 0 &&
-		    ((vn >= 4 && !strncasecmp(v, "#fff", 4)) || (vn == 5 && !strncasecmp(v, "white", 5))))
+		    ((vn >= 4 && ieq(v, "#fff", 4)) || (vn == 5 && ieq(v, "white", 5))))
 			f->white_text = true;
 	}
 }
@@ -187,7 +215,8 @@ static size_t char_ref(const char *p, size_t n, struct buf *out, struct html_fac
 		return end + 1;
 	}
 	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++)
-		if (strlen(named[k].name) == end - 1 && !strncmp(p + 1, named[k].name, end - 1)) {
+		if (named[k].name[0] == p[1] && strlen(named[k].name) == end - 1 &&
+		    !strncmp(p + 1, named[k].name, end - 1)) {
 			*rc |= buf_append_str(out, named[k].text);
 			return end + 1;
 		}
