@@ -1182,6 +1182,18 @@ static const char *trim(const char *p, size_t *n)
 	return p;
 }
 
+/* Whether any of the 16 bytes at p is one light_header_block() looks at
+ * closer: 8-bit, a control other than tab, DEL, or '=' (an encoded word?). */
+static inline bool header_suspects16(const char *p)
+{
+	v16u a;
+	memcpy(&a, p, 16);
+	v16u m = (v16u)((a >= 0x7f) | ((a < 0x20) & (a != '\t')) | (a == '='));
+	uint64_t x[2];
+	memcpy(x, &m, sizeof(x));
+	return (x[0] | x[1]) != 0;
+}
+
 /* The header block of msg from pos on, up to the empty line (its end in *body);
  * false on anything the light path leaves to GMime. A line starting with "--"
  * could be a boundary: that too. */
@@ -1198,7 +1210,10 @@ static bool light_header_block(const char *msg, size_t pos, size_t len, struct l
 		size_t eol = (size_t)(nl - msg), end = eol;
 		if (end > pos && msg[end - 1] == '\r')
 			end--;
-		for (size_t i = pos; i < end; i++) {
+		size_t i = pos;
+		while (i + 16 <= end && !header_suspects16(msg + i))
+			i += 16;
+		for (; i < end; i++) {
 			unsigned char ch = (unsigned char)msg[i];
 			if (ch >= 0x80 || (ch < 0x20 && ch != '\t') || ch == 0x7f ||
 			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
