@@ -1642,6 +1642,57 @@ static void light_leaf(struct ctx *c, const struct light_part *pt)
 		g_object_unref(cf);
 }
 
+static bool addr_atom_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '_' || ch == '+';
+}
+
+/* Dot-separated runs of addr_atom_char from *i on; false on an empty run. */
+static bool addr_dot_atoms(const char *v, size_t n, size_t *i)
+{
+	for (;;) {
+		size_t s = *i;
+		while (*i < n && addr_atom_char(v[*i]))
+			(*i)++;
+		if (*i == s)
+			return false;
+		if (*i == n || v[*i] != '.')
+			return true;
+		(*i)++;
+	}
+}
+
+/* An address list GMime's parser takes without a warning (its only output the
+ * light path uses for To/Cc/Bcc/Sender), for certain: addr-specs local@domain
+ * of plain atoms (letters, digits, - _ +) and dots, no empty atom, separated
+ * by commas, white space only at the start and after a comma. Anything else is
+ * still parsed by GMime. Saves the GObject churn of ~2 µs per message. */
+static bool warning_free_addresses(const char *v, size_t n)
+{
+	size_t i = 0;
+	while (i < n && fws(v[i]))
+		i++;
+	if (i == n)
+		return false;
+	for (;;) {
+		if (!addr_dot_atoms(v, n, &i) || i == n || v[i] != '@')
+			return false;
+		i++;
+		if (!addr_dot_atoms(v, n, &i))
+			return false;
+		if (i == n)
+			return true;
+		if (v[i] != ',')
+			return false;
+		i++;
+		while (i < n && fws(v[i]))
+			i++;
+		if (i == n)
+			return false;
+	}
+}
+
 static void light_message(struct ctx *c, const struct light_msg *lm)
 {
 	struct hdr_state st = { .s_hn = family_seed("hn") };
@@ -1656,7 +1707,8 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER) {
+		if ((h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER) &&
+		    !warning_free_addresses(h->value, h->vlen)) {
 			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
 			if (l)
 				g_object_unref(l);
