@@ -6,7 +6,7 @@
  * domain, and the policy_published entries: key=value lines, or one JSON
  * document (jansson) with --json. Order is stable: day, domain, source IP,
  * header_from, first seen. `report` writes the Appendix C aggregate report
- * (XML, libxml2's writer) of one policy domain and UTC day.
+ * (XML, GLib's markup escaping into a GString) of one policy domain and UTC day.
  * Not here: sending reports to the rua= addresses.
  */
 #include "cli/cli.h"
@@ -14,8 +14,8 @@
 #include "store/store.h"
 
 #include <getopt.h>
+#include <glib.h>
 #include <jansson.h>
-#include <libxml/xmlwriter.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,24 +149,58 @@ out:
 /* ---- Appendix C report ---------------------------------------------------- */
 
 struct report {
-	xmlTextWriterPtr w;
-	int bad;         /* a libxml2 call failed */
+	GString *out; /* the document; GLib aborts when out of memory */
+	int depth;    /* of open elements: one space of indentation each */
 	size_t npolicy, nrows;
+	size_t replaced; /* characters written as U+FFFD (append_text) */
 };
+
+/*
+ * Appends v as character data. XML 1.0 (section 2.2) cannot carry C0 controls
+ * other than tab, LF and CR, nor U+FFFE/U+FFFF, and a parser reads a raw CR as
+ * LF: those, and bytes that are not UTF-8, become U+FFFD, so the document is
+ * well-formed whatever the store holds. g_markup_escape_text() escapes the rest
+ * (& < > " '); it would write C0 controls as &#x1;, which XML 1.0 forbids too.
+ * Returns how many characters were replaced.
+ */
+static size_t append_text(GString *out, const char *v)
+{
+	GString *clean = g_string_sized_new(strlen(v));
+	size_t replaced = 0;
+	for (const char *p = v; *p;) {
+		gunichar c = g_utf8_get_char_validated(p, -1);
+		bool ok = c != (gunichar)-1 && c != (gunichar)-2;
+		const char *next = ok ? g_utf8_next_char(p) : p + 1;
+		if (ok && (c >= 0x20 || c == '\t' || c == '\n') && c != 0xFFFE && c != 0xFFFF) {
+			g_string_append_len(clean, p, next - p);
+		} else {
+			g_string_append_unichar(clean, 0xFFFD);
+			replaced++;
+		}
+		p = next;
+	}
+	char *text = g_markup_escape_text(clean->str, (gssize)clean->len);
+	g_string_append(out, text);
+	g_free(text);
+	g_string_free(clean, TRUE);
+	return replaced;
+}
 
 static void el(struct report *r, const char *name, const char *v)
 {
-	r->bad |= xmlTextWriterWriteElement(r->w, BAD_CAST name, BAD_CAST(v ? v : "")) < 0;
+	g_string_append_printf(r->out, "%*s<%s>", r->depth, "", name);
+	r->replaced += append_text(r->out, v ? v : "");
+	g_string_append_printf(r->out, "</%s>\n", name);
 }
 
 static void open_el(struct report *r, const char *name)
 {
-	r->bad |= xmlTextWriterStartElement(r->w, BAD_CAST name) < 0;
+	g_string_append_printf(r->out, "%*s<%s>\n", r->depth++, "", name);
 }
 
-static void close_el(struct report *r)
+static void close_el(struct report *r, const char *name)
 {
-	r->bad |= xmlTextWriterEndElement(r->w) < 0;
+	g_string_append_printf(r->out, "%*s</%s>\n", --r->depth, "", name);
 }
 
 static int report_policy(void *arg, const struct store_dmarc *d)
@@ -182,7 +216,7 @@ static int report_policy(void *arg, const struct store_dmarc *d)
 	el(r, "sp", d->sp);
 	el(r, "pct", pct);
 	el(r, "fo", d->fo);
-	close_el(r);
+	close_el(r, "policy_published");
 	r->npolicy++;
 	return 0;
 }
@@ -205,30 +239,30 @@ static int report_row(void *arg, const struct store_dmarc *d)
 		el(r, "type", d->reason);
 		if (*d->comment)
 			el(r, "comment", d->comment);
-		close_el(r);
+		close_el(r, "reason");
 	}
-	close_el(r); /* policy_evaluated */
-	close_el(r); /* row */
+	close_el(r, "policy_evaluated");
+	close_el(r, "row");
 	open_el(r, "identifiers");
 	el(r, "envelope_from", d->envelope_from);
 	el(r, "header_from", d->header_from);
-	close_el(r);
+	close_el(r, "identifiers");
 	open_el(r, "auth_results");
 	for (size_t i = 0; i < d->ndkim_auth; i++) {
 		open_el(r, "dkim");
 		el(r, "domain", d->dkim_auth[i].domain);
 		el(r, "selector", d->dkim_auth[i].selector);
 		el(r, "result", d->dkim_auth[i].result);
-		close_el(r);
+		close_el(r, "dkim");
 	}
 	/* The schema wants one spf result at least: "none" when SPF was not checked. */
 	open_el(r, "spf");
 	el(r, "domain", d->spf_result ? d->spf_domain : d->envelope_from);
 	el(r, "scope", d->spf_result ? d->spf_scope : "mfrom");
 	el(r, "result", d->spf_result ? d->spf_result : "none");
-	close_el(r);
-	close_el(r); /* auth_results */
-	close_el(r); /* record */
+	close_el(r, "spf");
+	close_el(r, "auth_results");
+	close_el(r, "record");
 	r->nrows++;
 	return 0;
 }
@@ -254,21 +288,16 @@ static void report_metadata(struct report *r, const char *hostname, const struct
 	open_el(r, "date_range");
 	el(r, "begin", b);
 	el(r, "end", e);
-	close_el(r);
-	close_el(r);
+	close_el(r, "date_range");
+	close_el(r, "report_metadata");
 }
 
 /* Writes the report to stdout: EXIT_OK, EXIT_NEGATIVE (no data), EXIT_TEMPFAIL. */
 static int report_xml(struct store *st, const char *hostname, const struct store_filter *f)
 {
-	xmlBufferPtr buf = xmlBufferCreate();
-	struct report r = { .w = buf ? xmlNewTextWriterMemory(buf, 0) : NULL };
-	char err[512] = "out of memory";
+	struct report r = { .out = g_string_new("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n") };
+	char err[512];
 	int rc = EXIT_TEMPFAIL;
-	if (!r.w)
-		goto out;
-	xmlTextWriterSetIndent(r.w, 1);
-	r.bad |= xmlTextWriterStartDocument(r.w, NULL, "UTF-8", NULL) < 0;
 	open_el(&r, "feedback");
 	report_metadata(&r, hostname, f);
 	if (store_dmarc_policies(st, f, report_policy, &r, err, sizeof(err)) < 0)
@@ -280,21 +309,19 @@ static int report_xml(struct store *st, const char *hostname, const struct store
 	}
 	if (store_dmarc_rows(st, f, report_row, &r, err, sizeof(err)) < 0)
 		goto out;
-	close_el(&r);
-	r.bad |= xmlTextWriterEndDocument(r.w) < 0;
-	xmlFreeTextWriter(r.w); /* flushes into buf */
-	r.w = NULL;
-	if (r.bad || fwrite(xmlBufferContent(buf), 1, (size_t)xmlBufferLength(buf), stdout) !=
-			     (size_t)xmlBufferLength(buf)) {
+	close_el(&r, "feedback");
+	if (fwrite(r.out->str, 1, r.out->len, stdout) != r.out->len || fflush(stdout) != 0) {
 		snprintf(err, sizeof(err), "cannot write the report");
 		goto out;
 	}
+	if (r.replaced)
+		fprintf(stderr,
+			"mxscreen: dmarc report: %zu characters XML cannot carry written as"
+			" U+FFFD\n",
+			r.replaced);
 	rc = EXIT_OK;
 out:
-	if (r.w)
-		xmlFreeTextWriter(r.w);
-	if (buf)
-		xmlBufferFree(buf);
+	g_string_free(r.out, TRUE);
 	if (rc != EXIT_OK)
 		fprintf(stderr, "mxscreen: dmarc report: %s\n", err);
 	return rc;

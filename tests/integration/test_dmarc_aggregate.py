@@ -309,3 +309,38 @@ def test_several_author_domains(mx, env):
     assert (rows["example.com"]["disposition"], rows["example.com"]["spf"],
             rows["example.com"]["reason"], rows["example.com"]["comment"]) == \
         ("reject", "pass", "other", "several author domains; the policy of reject.test applied")
+
+
+def test_report_with_hostile_values_is_well_formed(mx, env):
+    """Whatever the store holds, `dmarc report` writes well-formed XML 1.0 (Python's expat parses
+    it): markup characters are escaped; C0 controls but tab and LF, CR, U+FFFE/U+FFFF and bytes
+    that are not UTF-8 are written as U+FFFD, and stderr says how many."""
+    _, srv = env
+    server = start(mx, srv, store_flush_ms="50")
+    assert send(server, "127.0.0.3", message("reject.test"), "x@other.test")[0] == 550
+    day = wait_rows(server, 1)[0]["day"]
+    assert server.stop() == 0
+    domain = "a<b>&c\"d'e]]>.test"
+    with sqlite3.connect(server.var / "mxscreen.db") as db:
+        db.execute("UPDATE dmarc_policy SET domain = ?, fo = '<!--'", (domain,))
+        db.execute("UPDATE dmarc_row SET domain = ?, header_from = ?, envelope_from = ?,"
+                   " reason = 'other', comment = ?",
+                   (domain, "tab\tlf\ncr\rctl\x01\x1f", "<![CDATA[x]]>&amp;",
+                    "del\x7f nel\x85 é \U0001F600 \ufffe\uffff"))
+        db.execute("UPDATE dmarc_auth SET domain = CAST(? AS TEXT)",
+                   (b"bad\xff\xc3(\xed\xa0\x80.test",))
+    p = subprocess.run([mxscreen_bin(), "-o", f"var_dir={server.var}", "-o", "hostname=mx.test",
+                        "dmarc", "report", "--domain", domain, "--day", day],
+                       capture_output=True, timeout=30)
+    assert p.returncode == 0, p.stderr.decode()
+    assert b"10 characters XML cannot carry written as U+FFFD" in p.stderr, p.stderr
+    root = ElementTree.fromstring(p.stdout)
+    assert root.findtext("report_metadata/report_id") == f"mx.test!{domain}!{day}"
+    assert root.findtext("policy_published/domain") == domain
+    assert root.findtext("policy_published/fo") == "<!--"
+    rec = root.find("record")
+    assert rec.findtext("identifiers/header_from") == "tab\tlf\ncr\ufffdctl\ufffd\ufffd"
+    assert rec.findtext("identifiers/envelope_from") == "<![CDATA[x]]>&amp;"
+    assert rec.findtext("row/policy_evaluated/reason/comment") == \
+        "del\x7f nel\x85 é \U0001F600 \ufffd\ufffd"
+    assert rec.findtext("auth_results/spf/domain") == "bad\ufffd\ufffd(\ufffd\ufffd\ufffd.test"
