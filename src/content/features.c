@@ -13,6 +13,7 @@
  * the same features.
  */
 #include "content/features.h"
+#include "content/address.h"
 #include "content/html.h"
 #include "core/limits.h"
 
@@ -617,52 +618,69 @@ static void scan_urls(struct ctx *c, const char *s, size_t n)
 
 /* ---- headers ------------------------------------------------------------ */
 
-static const char *addr_domain(const char *addr)
+/* The domain of a's address (after its last '@'), NULL when it has none. */
+static struct slice addr_domain(const struct address *a)
 {
-	const char *at = addr ? strrchr(addr, '@') : NULL;
-	return at ? at + 1 : NULL;
+	const char *at = a->addr.p ? memrchr(a->addr.p, '@', a->addr.len) : NULL;
+	if (!at)
+		return (struct slice){ NULL, 0 };
+	return (struct slice){ at + 1, a->addr.len - (size_t)(at + 1 - a->addr.p) };
 }
 
-static void from_features(struct ctx *c, InternetAddressList *l, const char **from_domain)
+/* a: the first address of From, NULL when there is none. */
+static void from_features(struct ctx *c, const struct address *a, struct slice *from_domain)
 {
-	*from_domain = NULL;
-	if (!l || internet_address_list_length(l) < 1) {
+	*from_domain = (struct slice){ NULL, 0 };
+	if (!a) {
 		emit1(c, "fd", "#none");
 		return;
 	}
-	InternetAddress *a = internet_address_list_get_address(l, 0);
-	const char *name = internet_address_get_name(a);
-	if (name && *name)
-		family_tokens(c, c->s_fn, "fn", name, strnlen(name, CONTENT_HEADER_VALUE_MAX), 16,
-			      false);
+	if (a->name.len)
+		family_tokens(c, c->s_fn, "fn", a->name.p, a->name.len, 16, false);
 	else
 		emit(c, c->s_fn, "fn", "#none", 5);
-	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
-		return;
-	const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a));
-	const char *d = addr_domain(addr);
-	if (!d || !*d) {
+	if (!a->addr.p)
+		return; /* a group */
+	struct slice d = addr_domain(a);
+	if (!d.len) {
 		emit1(c, "fd", "#nodomain");
 		return;
 	}
 	*from_domain = d;
-	host_features(c, family_seed("fd"), "fd", d, strnlen(d, SMTP_DOMAIN_MAX));
+	host_features(c, family_seed("fd"), "fd", d.p,
+		      d.len < SMTP_DOMAIN_MAX ? d.len : SMTP_DOMAIN_MAX);
 	size_t digits = 0;
-	for (const char *p = addr; p < d; p++)
+	for (const char *p = a->addr.p; p < d.p; p++)
 		digits += isdigit((unsigned char)*p) != 0;
 	if (digits >= 3)
 		emit1(c, "fl", "#digits");
 }
 
-static void reply_to_features(struct ctx *c, InternetAddressList *l, const char *from_domain)
+static void reply_to_features(struct ctx *c, const struct address *a, struct slice from_domain)
+{
+	if (!a || !a->addr.p)
+		return;
+	struct slice d = addr_domain(a);
+	bool same = d.p && from_domain.p && d.len == from_domain.len &&
+		    !strncasecmp(d.p, from_domain.p, d.len);
+	emit1(c, "rt", same ? "#same" : "#mismatch");
+}
+
+/* The first address of GMime's list l into *a; NULL when l has none. */
+static const struct address *gmime_first_address(InternetAddressList *l, struct address *a)
 {
 	if (!l || internet_address_list_length(l) < 1)
-		return;
-	InternetAddress *a = internet_address_list_get_address(l, 0);
-	if (!INTERNET_ADDRESS_IS_MAILBOX(a))
-		return;
-	const char *d = addr_domain(internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a)));
-	emit1(c, "rt", d && from_domain && !strcasecmp(d, from_domain) ? "#same" : "#mismatch");
+		return NULL;
+	InternetAddress *ia = internet_address_list_get_address(l, 0);
+	const char *name = internet_address_get_name(ia);
+	a->name = name ? (struct slice){ name, strnlen(name, CONTENT_HEADER_VALUE_MAX) }
+		       : SLICE_LIT("");
+	a->addr = (struct slice){ NULL, 0 };
+	if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+		const char *addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+		a->addr = addr ? slice_cstr(addr) : SLICE_LIT("");
+	}
+	return a;
 }
 
 static void message_id_features(struct ctx *c, const char *v, size_t len)
@@ -751,7 +769,7 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 }
 
 static void header_finish(struct ctx *c, struct hdr_state *st, const char *subject,
-			  size_t slen, InternetAddressList *from, InternetAddressList *reply_to)
+			  size_t slen, const struct address *from, const struct address *reply_to)
 {
 	if (st->count > HEADERS_MAX)
 		emit1(c, "m", "#many_headers");
@@ -785,7 +803,7 @@ static void header_finish(struct ctx *c, struct hdr_state *st, const char *subje
 	} else {
 		emit1(c, "s", "#none");
 	}
-	const char *from_domain;
+	struct slice from_domain;
 	from_features(c, from, &from_domain);
 	reply_to_features(c, reply_to, from_domain);
 }
@@ -804,9 +822,11 @@ static void header_features(struct ctx *c, GMimeMessage *m)
 		header_one(c, &st, name, strlen(name), h, raw, raw ? strlen(raw) : 0);
 	}
 	const char *subject = g_mime_message_get_subject(m);
+	struct address from, reply_to;
 	header_finish(c, &st, subject ? subject : "",
 		      subject ? strnlen(subject, CONTENT_HEADER_VALUE_MAX) : 0,
-		      g_mime_message_get_from(m), g_mime_message_get_reply_to(m));
+		      gmime_first_address(g_mime_message_get_from(m), &from),
+		      gmime_first_address(g_mime_message_get_reply_to(m), &reply_to));
 }
 
 /* ---- MIME walk ---------------------------------------------------------- */
@@ -1581,19 +1601,6 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
 	return light_parts(f, msg, lm->body, len, ct.boundary, lm);
 }
-static InternetAddressList *light_addresses(GMimeParserOptions *opts, const char *v, size_t n)
-{
-	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
-	if (!v)
-		return NULL;
-	if (n > CONTENT_HEADER_VALUE_MAX)
-		n = CONTENT_HEADER_VALUE_MAX;
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
-	tmp[n] = '\0';
-	return internet_address_list_parse(opts, tmp);
-}
-
 /* leaf() and decode_part() for a part light_eligible() accepted. */
 static void light_leaf(struct ctx *c, const struct light_part *pt)
 {
@@ -1642,55 +1649,44 @@ static void light_leaf(struct ctx *c, const struct light_part *pt)
 		g_object_unref(cf);
 }
 
-static bool addr_atom_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '_' || ch == '+';
-}
+/* GMime's parser options for the address headers of the light path, made on
+ * first use: GMime parses every address header of a message, and its warnings
+ * are features. */
+struct light_gmime {
+	struct ctx *c;
+	GMimeParserOptions *opts;
+};
 
-/* Dot-separated runs of addr_atom_char from *i on; false on an empty run. */
-static bool addr_dot_atoms(const char *v, size_t n, size_t *i)
+/* The first address of an address header v[0, n) of the light path (NULL when
+ * it has none): address_list_simple()'s when it takes the value (name_buf as
+ * there, CONTENT_HEADER_VALUE_MAX bytes), else GMime's, which reports its
+ * warnings; *list (when not NULL) then holds GMime's list, to unref after use. */
+static const struct address *light_address(struct light_gmime *g, const char *v, size_t n,
+					   struct address *a, char *name_buf,
+					   InternetAddressList **list)
 {
-	for (;;) {
-		size_t s = *i;
-		while (*i < n && addr_atom_char(v[*i]))
-			(*i)++;
-		if (*i == s)
-			return false;
-		if (*i == n || v[*i] != '.')
-			return true;
-		(*i)++;
+	if (!v)
+		return NULL;
+	int count = n <= CONTENT_HEADER_VALUE_MAX ? address_list_simple(v, n, a, name_buf) : -1;
+	if (count >= 0)
+		return count ? a : NULL;
+	if (!g->opts) {
+		g->opts = g_mime_parser_options_new();
+		g_mime_parser_options_set_warning_callback(g->opts, parser_warning, g->c);
 	}
-}
-
-/* An address list GMime's parser takes without a warning (its only output the
- * light path uses for To/Cc/Bcc/Sender), for certain: addr-specs local@domain
- * of plain atoms (letters, digits, - _ +) and dots, no empty atom, separated
- * by commas, white space only at the start and after a comma. Anything else is
- * still parsed by GMime. Saves the GObject churn of ~2 µs per message. */
-static bool warning_free_addresses(const char *v, size_t n)
-{
-	size_t i = 0;
-	while (i < n && fws(v[i]))
-		i++;
-	if (i == n)
-		return false;
-	for (;;) {
-		if (!addr_dot_atoms(v, n, &i) || i == n || v[i] != '@')
-			return false;
-		i++;
-		if (!addr_dot_atoms(v, n, &i))
-			return false;
-		if (i == n)
-			return true;
-		if (v[i] != ',')
-			return false;
-		i++;
-		while (i < n && fws(v[i]))
-			i++;
-		if (i == n)
-			return false;
-	}
+	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		n = CONTENT_HEADER_VALUE_MAX;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+	tmp[n] = '\0';
+	InternetAddressList *l = internet_address_list_parse(g->opts, tmp);
+	const struct address *first = gmime_first_address(l, a);
+	if (list)
+		*list = l;
+	else if (l)
+		g_object_unref(l);
+	return first;
 }
 
 static void light_message(struct ctx *c, const struct light_msg *lm)
@@ -1702,26 +1698,27 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 			continue; /* GMime files these under the body part */
 		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
 	}
-	/* GMime parses every address header of a message: its warnings are features */
-	GMimeParserOptions *opts = g_mime_parser_options_new();
-	g_mime_parser_options_set_warning_callback(opts, parser_warning, c);
+	struct light_gmime g = { .c = c };
+	struct address a, b;
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if ((h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER) &&
-		    !warning_free_addresses(h->value, h->vlen)) {
-			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
-			if (l)
-				g_object_unref(l);
-		}
+		if (h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER)
+			light_address(&g, h->value, h->vlen, &a, NULL, NULL);
 	}
-	InternetAddressList *from = light_addresses(opts, lm->from, lm->from_len);
-	InternetAddressList *reply_to = light_addresses(opts, lm->reply_to, lm->reply_to_len);
-	g_mime_parser_options_free(opts);
+	char name[CONTENT_HEADER_VALUE_MAX];
+	InternetAddressList *from_list = NULL, *reply_to_list = NULL;
+	/* in this order: GMime's warnings are features */
+	const struct address *from =
+	    light_address(&g, lm->from, lm->from_len, &a, name, &from_list);
+	const struct address *reply_to =
+	    light_address(&g, lm->reply_to, lm->reply_to_len, &b, NULL, &reply_to_list);
 	header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from, reply_to);
-	if (from)
-		g_object_unref(from);
-	if (reply_to)
-		g_object_unref(reply_to);
+	if (from_list)
+		g_object_unref(from_list);
+	if (reply_to_list)
+		g_object_unref(reply_to_list);
+	if (g.opts)
+		g_mime_parser_options_free(g.opts);
 
 	c->parts = 1;
 	if (!lm->multipart[0]) {
