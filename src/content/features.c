@@ -1289,8 +1289,8 @@ static bool is_token(const char *p, size_t n)
 /*
  * The parameters after the first ';' (semi, or NULL) of a Content-Type or
  * Content-Disposition value v: true when simple enough (name=token or
- * name="quoted string" without quotes, backslashes or ';' inside, no comments,
- * no RFC 2231, no repeats). An empty parameter is skipped; GMime warns about it
+ * name="quoted string" without quotes, backslashes, ';' or folds inside, no
+ * comments, no RFC 2231, no repeats). An empty parameter is skipped; GMime warns about it
  * unless it is the last one. name_key: the parameter kept in pa->name.
  */
 static bool light_params(const char *v, size_t n, const char *semi, const char *name_key,
@@ -1324,7 +1324,8 @@ static bool light_params(const char *v, size_t n, const char *semi, const char *
 		seen_len[nseen++] = kn;
 		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"') {
 			val++, vn -= 2;
-			if (memchr(val, '"', vn))
+			/* GMime unfolds a folded value first */
+			if (memchr(val, '"', vn) || memchr(val, '\n', vn) || memchr(val, '\r', vn))
 				return false;
 		} else if (!is_token(val, vn)) {
 			return false;

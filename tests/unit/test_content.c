@@ -253,6 +253,8 @@ static void test_light_path_equals_gmime(void **state)
 		"--b\nContent-Type: text/plain\n\naddress warning too\n",
 		"To: a b <c@d.example>x\nContent-Type: text/plain;; charset=us-ascii\n\n"
 		"address warning too\n",
+		"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\n"
+		"x\n--b\nContent-Type: text/html;; charset=us-ascii\n\n<p>both warnings</p>\n",
 		/* empty parameters: GMime warns unless the last one is empty */
 		"Content-Type: text/plain;\n\ntrailing semicolon\n",
 		"Content-Type: text/plain; charset=us-ascii;\n\ntrailing semicolon\n",
@@ -271,6 +273,9 @@ static void test_light_path_equals_gmime(void **state)
 		"Content-Type: text/plain; name=noext\n\nx\n",
 		"Content-Type: text/plain; name=\"x.\"\n\nempty extension\n",
 		"Content-Type: text/plain; name=x.toolongext\n\nx\n",
+		"Content-Type: text/plain; name=\"a.t\n xt\"\n\nfolded name\n",
+		"Content-Type: multipart/mixed; boundary=\"a\n b\"\n\n--a b\n"
+		"Content-Type: text/plain\n\nfolded boundary\n--a b--\n",
 		"Content-Disposition: inline; filename=x.txt\n\nnamed by the disposition\n",
 		"Content-Disposition: attachment\n\nan attachment\n",
 		"Content-Disposition: ATTACHMENT ; filename=\"r.pdf\"\n"
