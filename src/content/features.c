@@ -1740,6 +1740,18 @@ struct light_gmime {
 	GMimeParserOptions *opts;
 };
 
+/* GMime's parse of an address header v[0, n) of the light path, unfolded. */
+static InternetAddressList *gmime_addresses(GMimeParserOptions *opts, const char *v, size_t n)
+{
+	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		n = CONTENT_HEADER_VALUE_MAX;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+	tmp[n] = '\0';
+	return internet_address_list_parse(opts, tmp);
+}
+
 /* The first address of an address header v[0, n) of the light path (NULL when
  * it has none): address_list_simple()'s when it takes the value (name_buf as
  * there, CONTENT_HEADER_VALUE_MAX bytes), else GMime's, which reports its
@@ -1757,13 +1769,7 @@ static const struct address *light_address(struct light_gmime *g, const char *v,
 		g->opts = g_mime_parser_options_new();
 		g_mime_parser_options_set_warning_callback(g->opts, parser_warning, g->c);
 	}
-	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
-	if (n > CONTENT_HEADER_VALUE_MAX)
-		n = CONTENT_HEADER_VALUE_MAX;
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
-	tmp[n] = '\0';
-	InternetAddressList *l = internet_address_list_parse(g->opts, tmp);
+	InternetAddressList *l = gmime_addresses(g->opts, v, n);
 	const struct address *first = gmime_first_address(l, a);
 	if (list)
 		*list = l;
@@ -1788,8 +1794,11 @@ static bool light_address_warnings(const struct light_msg *lm)
 	g_mime_parser_options_set_warning_callback(opts, set_flag, &warned);
 	for (size_t i = 0; i < lm->n && !warned; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (address_header(h->kind) && !warning_free_addresses(h->value, h->vlen)) {
-			InternetAddressList *l = light_addresses(opts, h->value, h->vlen);
+		struct address a;
+		if (address_header(h->kind) &&
+		    (h->vlen > CONTENT_HEADER_VALUE_MAX ||
+		     address_list_simple(h->value, h->vlen, &a, NULL) < 0)) {
+			InternetAddressList *l = gmime_addresses(opts, h->value, h->vlen);
 			if (l)
 				g_object_unref(l);
 		}
