@@ -972,6 +972,16 @@ static void part_text(struct ctx *c, bool html, const char *s, size_t n)
 	}
 }
 
+/* The att features of a leaf: its "type/subtype" as written, and the
+ * extension of its file name (NULL when none). */
+static void att_features(struct ctx *c, const char *ts, const char *fname)
+{
+	emitf(c, "att", "%s", ts);
+	const char *dot = fname ? strrchr(fname, '.') : NULL;
+	if (dot && strlen(dot + 1) <= 8)
+		emitf(c, "att", "ext:%s", dot + 1);
+}
+
 static void leaf(struct ctx *c, GMimeObject *obj, const char *type, const char *sub)
 {
 	struct features *f = c->f;
@@ -981,12 +991,9 @@ static void leaf(struct ctx *c, GMimeObject *obj, const char *type, const char *
 		    (!strcasecmp(sub, "plain") || !strcasecmp(sub, "html"));
 	const char *fname = GMIME_IS_PART(obj) ? g_mime_part_get_filename(GMIME_PART(obj)) : NULL;
 	if (attachment || !text || fname) {
-		emitf(c, "att", "%s/%s", type, sub);
-		if (fname) {
-			const char *dot = strrchr(fname, '.');
-			if (dot && strlen(dot + 1) <= 8)
-				emitf(c, "att", "ext:%s", dot + 1);
-		}
+		char ts[128]; /* emitf()'s limit */
+		snprintf(ts, sizeof(ts), "%s/%s", type, sub);
+		att_features(c, ts, fname);
 	}
 	if (!text || !GMIME_IS_PART(obj) || f->decoded >= MIME_DECODED_MAX)
 		return;
@@ -1116,24 +1123,33 @@ static int prepare(struct features *f)
 
 /*
  * Most mail is one text part, or a multipart of a few text parts, with plain
- * ASCII headers. For such a message GMime's object tree (allocations, lazy
+ * headers. For such a message GMime's object tree (allocations, lazy
  * decoding, teardown) costs more than everything else together: the light
  * path reads the headers and splits the parts itself and emits exactly the
- * features the GMime path would, decoding with GMime's own pieces where it
- * must (quoted-printable and base64 step functions, charset filters of
- * single-byte charsets, the address parser). It only accepts what it fully
- * understands and bails out (to GMime) before emitting anything on the
- * slightest doubt: 8-bit or encoded words in headers, a header that must be
- * unique appearing twice, continuation or name oddities, address headers with
- * unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
- * Content-Type with parameters it does not fully understand, a single part
- * that is not text/plain or text/html, nested multiparts, message parts,
- * digests, parts without headers or content, a multipart body with CR or
- * without its end boundary, a transfer encoding other than
- * 7bit/8bit/binary/quoted-printable/base64, a file name, a disposition other
- * than a bare "inline", other Content-* headers, or a charset that is neither
- * ASCII, UTF-8 nor single-byte. tests/unit/test_content.c and the features
- * fuzz target check both paths agree.
+ * features the GMime path would, in the same order, decoding with GMime's own
+ * pieces where it must (quoted-printable and base64 step functions, charset
+ * filters of single-byte charsets, header unfolding and RFC 2047 decoding, the
+ * address parser). It only accepts what it fully understands and bails out
+ * (to GMime) before emitting anything on the slightest doubt: 8-bit or encoded
+ * words in content or part headers, a header that must be unique appearing
+ * twice, control characters, continuation or name oddities, address headers
+ * with unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
+ * Content-Type or Content-Disposition with parameters it does not fully
+ * understand (comments, escapes, RFC 2231, repeats, values that are neither
+ * tokens nor plain quoted strings), a single part that is not text/plain or
+ * text/html, nested multiparts, message parts, digests, parts without headers
+ * or content, a multipart body with CR, a transfer encoding other than
+ * 7bit/8bit/binary/quoted-printable/base64, other Content-* headers, or a
+ * charset that is neither ASCII, UTF-8 nor single-byte. File names (name=,
+ * filename=) and dispositions are read as GMime reads them. GMime's parser
+ * warnings are features, emitted where GMime emits them, before the header
+ * features: values that are not UTF-8 (mw:3, as the header block is read),
+ * then what the message finds as it takes its headers in order (address
+ * headers parsed, Subject, Date and Message-Id decoded), then an empty
+ * parameter before another (mw:13) and a multipart without its end boundary,
+ * whose last part then runs to the end of the message (mw:7).
+ * tests/unit/test_content.c and the features fuzz target check both paths
+ * give the same features in the same order.
  */
 #define LIGHT_HEADERS_MAX 128
 
@@ -1170,17 +1186,21 @@ struct light_hdr {
 
 #define LIGHT_PARTS_MAX 16
 #define LIGHT_BOUNDARY_MAX 72 /* RFC 2046 5.1.1: at most 70 characters */
+#define LIGHT_NAME_MAX 255     /* a longer file name is left to GMime */
 
 /* One leaf: the body of a single-part message or a part of a multipart. */
 struct light_part {
 	const char *raw; /* undecoded content */
 	size_t raw_len;
 	char ts[64];	 /* "type/subtype", lowercase */
-	char att[64];	 /* "type/subtype" as written: the att feature of a non-text part */
+	char att[64];	 /* "type/subtype" as written: its att feature */
 	bool text, html; /* text/plain or text/html: decoded; anything else is an att */
+	bool attachment; /* an att too: Content-Disposition attachment */
 	GMimeContentEncoding encoding;
 	char cs[48];	  /* charset parameter as given, "" when none */
 	char charset[48]; /* lowercase canonical, "" when none needs a feature */
+	bool has_fname;	  /* g_mime_part_get_filename() is not NULL: an att too */
+	char fname[LIGHT_NAME_MAX + 1];
 };
 
 struct light_msg {
@@ -1192,14 +1212,27 @@ struct light_msg {
 	char multipart[64]; /* "multipart/subtype", "" for a single part */
 	struct light_part part[LIGHT_PARTS_MAX];
 	size_t nparts;
+	/* GMime parser warnings, which it emits before any header feature */
+	bool empty_param; /* GMIME_WARN_INVALID_PARAMETER */
+	bool truncated;	  /* GMIME_WARN_TRUNCATED_MESSAGE: no end boundary */
 };
 
-/* Content-Type of the light path: type/subtype tokens and simple parameters. */
+/* The parameters of a Content-Type or Content-Disposition that the light path
+ * reads: plain tokens or quoted strings, no repeats (see light_params()). */
+struct light_params {
+	char cs[48];
+	char boundary[LIGHT_BOUNDARY_MAX + 1];
+	char name[LIGHT_NAME_MAX + 1]; /* Content-Type name=, Content-Disposition filename= */
+	bool has_name;
+	bool empty; /* an empty parameter before another one, which GMime warns about */
+};
+
+/* Content-Type and Content-Disposition of an entity, as the light path reads them. */
 struct light_ct {
 	char ts[64];  /* "type/subtype", lowercase */
 	char att[64]; /* as written */
-	char cs[48];
-	char boundary[LIGHT_BOUNDARY_MAX + 1];
+	struct light_params p, disp;
+	bool attachment; /* disposition "attachment" (any case) */
 };
 
 static enum light_kind header_kind(const char *name, size_t n)
@@ -1336,37 +1369,30 @@ static bool is_token(const char *p, size_t n)
 	return true;
 }
 
-/* "text/plain; charset=x; format=flowed": true when simple enough. */
-/* "type/subtype; charset=x; boundary=y; format=flowed": true when simple
- * enough (tokens, no comments, no RFC 2231, no name, no repeats). */
-static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
+/*
+ * The parameters after the first ';' (semi, or NULL) of a Content-Type or
+ * Content-Disposition value v: true when simple enough (name=token or
+ * name="quoted string" without quotes, backslashes, ';' or folds inside, no
+ * comments, no RFC 2231, no repeats). An empty parameter is skipped; GMime warns about it
+ * unless it is the last one. name_key: the parameter kept in pa->name.
+ */
+static bool light_params(const char *v, size_t n, const char *semi, const char *name_key,
+			 struct light_params *pa)
 {
-	if (memchr(v, '(', n) || memchr(v, '\\', n))
-		return false;
-	v = trim(v, &n);
-	const char *semi = memchr(v, ';', n);
-	size_t tn = semi ? (size_t)(semi - v) : n;
-	const char *t = trim(v, &tn);
-	const char *slash = memchr(t, '/', tn);
-	if (!slash || tn >= sizeof(ct->ts) || !is_token(t, (size_t)(slash - t)) ||
-	    !is_token(slash + 1, tn - (size_t)(slash + 1 - t)))
-		return false;
-	for (size_t i = 0; i < tn; i++)
-		ct->ts[i] = (char)ascii_lower((unsigned char)t[i]);
-	ct->ts[tn] = '\0';
-	memcpy(ct->att, t, tn);
-	ct->att[tn] = '\0';
-	ct->cs[0] = ct->boundary[0] = '\0';
+	pa->cs[0] = pa->boundary[0] = pa->name[0] = '\0';
+	pa->has_name = pa->empty = false;
 	const char *seen[8];
-	size_t seen_len[8], nseen = 0;
+	size_t seen_len[8], nseen = 0, name_len = strlen(name_key);
 	while (semi) {
 		const char *p = semi + 1;
 		size_t left = n - (size_t)(p - v);
 		semi = memchr(p, ';', left);
 		size_t pn = semi ? (size_t)(semi - p) : left;
 		p = trim(p, &pn);
-		if (!pn)
-			return false; /* GMime warns about empty parameters */
+		if (!pn) {
+			pa->empty |= semi != NULL;
+			continue;
+		}
 		const char *eq = memchr(p, '=', pn);
 		if (!eq || memchr(p, '*', (size_t)(eq - p)) || memchr(p, '"', (size_t)(eq - p)))
 			return false;
@@ -1381,26 +1407,74 @@ static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
 		seen_len[nseen++] = kn;
 		if (vn >= 2 && val[0] == '"' && val[vn - 1] == '"') {
 			val++, vn -= 2;
-			if (memchr(val, '"', vn))
+			/* GMime unfolds a folded value first */
+			if (memchr(val, '"', vn) || memchr(val, '\n', vn) || memchr(val, '\r', vn))
 				return false;
 		} else if (!is_token(val, vn)) {
 			return false;
 		}
-		if (kn == 4 && ieq(k, "name", 4))
-			return false;
-		char *into = kn == 7 && ieq(k, "charset", 7)    ? ct->cs
-			     : kn == 8 && ieq(k, "boundary", 8) ? ct->boundary
-									 : NULL;
-		size_t cap = into == ct->cs ? sizeof(ct->cs) : sizeof(ct->boundary);
+		bool name = kn == name_len && ieq(k, name_key, kn);
+		char *into = name				 ? pa->name
+			     : kn == 7 && ieq(k, "charset", 7)	 ? pa->cs
+			     : kn == 8 && ieq(k, "boundary", 8) ? pa->boundary
+								 : NULL;
+		size_t cap = name	      ? sizeof(pa->name)
+			     : into == pa->cs ? sizeof(pa->cs)
+					      : sizeof(pa->boundary);
 		if (into) {
-			if (vn == 0 || vn >= cap)
+			if ((vn == 0 && !name) || vn >= cap)
 				return false;
 			memcpy(into, val, vn);
 			into[vn] = '\0';
+			pa->has_name |= name;
 		}
 	}
 	return true;
 }
+
+/* Splits a Content-Type or Content-Disposition value into its first item
+ * (*item, *in, trimmed) and the ';' after it (*semi, NULL when none); false on
+ * comments and backslashes, which the light path leaves to GMime. */
+static bool light_value(const char **v, size_t *n, const char **semi, const char **item,
+			size_t *in)
+{
+	if (memchr(*v, '(', *n) || memchr(*v, '\\', *n))
+		return false;
+	*v = trim(*v, n);
+	*semi = memchr(*v, ';', *n);
+	*in = *semi ? (size_t)(*semi - *v) : *n;
+	*item = trim(*v, in);
+	return true;
+}
+
+/* "type/subtype; charset=x; boundary=y; name=z": true when simple enough. */
+static bool light_content_type(const char *v, size_t n, struct light_ct *ct)
+{
+	const char *semi, *t, *slash;
+	size_t tn;
+	if (!light_value(&v, &n, &semi, &t, &tn) || !(slash = memchr(t, '/', tn)) ||
+	    tn >= sizeof(ct->ts) || !is_token(t, (size_t)(slash - t)) ||
+	    !is_token(slash + 1, tn - (size_t)(slash + 1 - t)))
+		return false;
+	for (size_t i = 0; i < tn; i++)
+		ct->ts[i] = (char)ascii_lower((unsigned char)t[i]);
+	ct->ts[tn] = '\0';
+	memcpy(ct->att, t, tn);
+	ct->att[tn] = '\0';
+	return light_params(v, n, semi, "name", &ct->p);
+}
+
+/* "inline", "attachment; filename=x" (any token, simple parameters). */
+static bool light_disposition(const char *v, size_t n, struct light_ct *ct)
+{
+	const char *semi, *d;
+	size_t dn;
+	if (!light_value(&v, &n, &semi, &d, &dn) || !is_token(d, dn))
+		return false;
+	ct->attachment = dn == 10 && ieq(d, "attachment", 10);
+	return light_params(v, n, semi, "filename", &ct->disp);
+}
+
 static bool ascii_clean(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -1513,7 +1587,9 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 	uint32_t once = 0; /* kinds seen */
 	snprintf(ct->ts, sizeof(ct->ts), "text/plain");
 	snprintf(ct->att, sizeof(ct->att), "text/plain");
-	ct->cs[0] = ct->boundary[0] = '\0';
+	light_params(NULL, 0, NULL, "name", &ct->p);
+	light_params(NULL, 0, NULL, "filename", &ct->disp);
+	ct->attachment = false;
 	*enc = GMIME_CONTENT_ENCODING_DEFAULT;
 	for (size_t i = 0; i < nh; i++) {
 		struct light_hdr *h = &hs[i];
@@ -1544,9 +1620,7 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 				   (n == 6 && ieq(v, "binary", 6))))
 				return false;
 		} else if (h->kind == H_CONTENT_DISPOSITION) {
-			size_t n = h->vlen; /* plain "inline": no file name, not an attachment */
-			const char *v = trim(h->value, &n);
-			if (!(n == 6 && ieq(v, "inline", 6)))
+			if (!light_disposition(h->value, h->vlen, ct))
 				return false;
 		} else if (!top) {
 			for (size_t j = 0; j < i; j++) /* GMime warns about any repeat in a part */
@@ -1560,6 +1634,7 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
 	}
+	lm->empty_param |= ct->p.empty || ct->disp.empty;
 	return true;
 }
 
@@ -1575,9 +1650,14 @@ static bool light_leaf_part(struct features *f, struct light_msg *lm, const stru
 	pt->raw = raw, pt->raw_len = n, pt->encoding = enc;
 	memcpy(pt->ts, ct->ts, sizeof(pt->ts));
 	memcpy(pt->att, ct->att, sizeof(pt->att));
-	memcpy(pt->cs, ct->cs, sizeof(pt->cs));
+	memcpy(pt->cs, ct->p.cs, sizeof(pt->cs));
 	pt->html = !strcmp(ct->ts, "text/html");
 	pt->text = pt->html || !strcmp(ct->ts, "text/plain");
+	pt->attachment = ct->attachment;
+	/* g_mime_part_get_filename(): the disposition's filename, else the type's name */
+	const struct light_params *named = ct->disp.has_name ? &ct->disp : &ct->p;
+	pt->has_fname = named->has_name;
+	memcpy(pt->fname, named->name, sizeof(pt->fname));
 	if (top && !pt->text)
 		return false;
 	return light_part_ok(f, pt);
@@ -1601,9 +1681,11 @@ static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
 /*
  * The parts of a multipart body msg[pos, len) as GMime's parser splits them:
  * the preamble up to the first boundary line and the epilogue after the last
- * are not features; the newline before a boundary line belongs to it. Leaves
- * only (no nesting), each with headers, and an end boundary; LF line ends only
- * (GMime's CRLF rules are its own).
+ * are not features; the newline before a boundary line belongs to it. Without
+ * an end boundary, the last part runs to the end of the message (newline
+ * included) and GMime warns that the message is truncated. Leaves only (no
+ * nesting), each with headers; LF line ends only (GMime's CRLF rules are its
+ * own).
  */
 static bool light_parts(struct features *f, const char *msg, size_t pos, size_t len,
 			const char *boundary, struct light_msg *lm)
@@ -1626,9 +1708,13 @@ static bool light_parts(struct features *f, const char *msg, size_t pos, size_t 
 		}
 		if (b == 2)
 			return content != 0;
+		if (b == 1 && !nl) { /* the last line: no part follows it */
+			lm->truncated = true;
+			return content != 0;
+		}
 		if (b == 1) {
 			size_t nh;
-			if (!nl || !light_header_block(msg, eol + 1, len, false, hs, &nh, &content) ||
+			if (!light_header_block(msg, eol + 1, len, false, hs, &nh, &content) ||
 			    !light_entity(hs, nh, false, lm, &ct, &enc))
 				return false;
 			pos = content;
@@ -1636,13 +1722,16 @@ static bool light_parts(struct features *f, const char *msg, size_t pos, size_t 
 		}
 		pos = eol + 1;
 	}
-	return false; /* no end boundary */
+	lm->truncated = true;
+	return content != 0 &&
+	       light_leaf_part(f, lm, &ct, enc, msg + content, len - content, false);
 }
 
 /* Decides whether msg takes the light path; fills lm (decoding may use
  * f->text). Emits nothing. */
 static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
 {
+	lm->empty_param = lm->truncated = false;
 	if (len >= 5 && !memcmp(msg, "From ", 5))
 		return false;
 	if (!light_header_block(msg, 0, len, true, lm->h, &lm->n, &lm->body))
@@ -1657,21 +1746,19 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		return false;
 	if (strncmp(ct.ts, "multipart/", 10))
 		return light_leaf_part(f, lm, &ct, enc, msg + lm->body, len - lm->body, true);
-	if (!ct.boundary[0] || !strcmp(ct.ts, "multipart/digest") ||
+	if (!ct.p.boundary[0] || !strcmp(ct.ts, "multipart/digest") ||
 	    enc != GMIME_CONTENT_ENCODING_DEFAULT)
 		return false;
 	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
-	return light_parts(f, msg, lm->body, len, ct.boundary, lm);
+	return light_parts(f, msg, lm->body, len, ct.p.boundary, lm);
 }
 /* leaf() and decode_part() for a part light_eligible() accepted. */
 static void light_leaf(struct ctx *c, const struct light_part *pt)
 {
 	struct features *f = c->f;
-	if (!pt->text) {
-		emitf(c, "att", "%s", pt->att);
-		return;
-	}
-	if (f->decoded >= MIME_DECODED_MAX)
+	if (pt->attachment || !pt->text || pt->has_fname)
+		att_features(c, pt->att, pt->has_fname ? pt->fname : NULL);
+	if (!pt->text || f->decoded >= MIME_DECODED_MAX)
 		return;
 	size_t max = MIME_DECODED_MAX - f->decoded;
 	if (max > MIME_PART_DECODED_MAX)
@@ -1711,6 +1798,18 @@ static void light_leaf(struct ctx *c, const struct light_part *pt)
 		g_object_unref(cf);
 }
 
+/* GMime's parse of an address header v[0, n) of the light path, unfolded. */
+static InternetAddressList *gmime_addresses(GMimeParserOptions *opts, const char *v, size_t n)
+{
+	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
+	if (n > CONTENT_HEADER_VALUE_MAX)
+		n = CONTENT_HEADER_VALUE_MAX;
+	for (size_t i = 0; i < n; i++)
+		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
+	tmp[n] = '\0';
+	return internet_address_list_parse(opts, tmp);
+}
+
 /* The first address of an address header v[0, n) of the light path (NULL when
  * it has none): address_list_simple()'s when it takes the value (name_buf as
  * there, CONTENT_HEADER_VALUE_MAX bytes), else GMime's, which reports its
@@ -1724,13 +1823,7 @@ static const struct address *light_address(struct light_gmime *g, const char *v,
 	int count = n <= CONTENT_HEADER_VALUE_MAX ? address_list_simple(v, n, a, name_buf) : -1;
 	if (count >= 0)
 		return count ? a : NULL;
-	char tmp[CONTENT_HEADER_VALUE_MAX + 1];
-	if (n > CONTENT_HEADER_VALUE_MAX)
-		n = CONTENT_HEADER_VALUE_MAX;
-	for (size_t i = 0; i < n; i++)
-		tmp[i] = v[i] == '\r' || v[i] == '\n' ? ' ' : v[i];
-	tmp[n] = '\0';
-	InternetAddressList *l = internet_address_list_parse(light_opts(g), tmp);
+	InternetAddressList *l = gmime_addresses(light_opts(g), v, n);
 	const struct address *first = gmime_first_address(l, a);
 	if (list)
 		*list = l;
@@ -1738,6 +1831,7 @@ static const struct address *light_address(struct light_gmime *g, const char *v,
 		g_object_unref(l);
 	return first;
 }
+
 
 static void light_message(struct ctx *c, const struct light_msg *lm)
 {
@@ -1750,8 +1844,8 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 			parser_warning(-1, GMIME_WARN_UNENCODED_8BIT_HEADER, NULL, c);
 	}
 	/* ... then the message takes the headers in order: it parses address
-	 * headers and decodes Subject, Date and Message-Id (their warnings are
-	 * features: this order, before the header features) */
+	 * headers and decodes the others (their warnings are features: this
+	 * order, before the header features) */
 	char *subject = NULL, name[CONTENT_HEADER_VALUE_MAX];
 	struct address a, b, other;
 	const struct address *from = NULL, *reply_to = NULL;
@@ -1766,9 +1860,14 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 			light_address(&g, h->value, h->vlen, &other, NULL, NULL);
 		else if (h->kind == H_SUBJECT && h->encoded)
 			subject = light_decoded(&g, h->value, h->vlen); /* light_entity: one Subject */
-		else if ((h->kind == H_DATE || h->kind == H_MESSAGE_ID) && h->encoded)
+		else if (h->encoded)
 			g_free(light_decoded(&g, h->value, h->vlen));
 	}
+	/* ... then what it finds in the content type and the body */
+	if (lm->empty_param)
+		parser_warning(-1, GMIME_WARN_INVALID_PARAMETER, NULL, c);
+	if (lm->truncated)
+		parser_warning(-1, GMIME_WARN_TRUNCATED_MESSAGE, NULL, c);
 	struct hdr_state st = { .s_hn = family_seed("hn") };
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
