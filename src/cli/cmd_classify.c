@@ -68,6 +68,8 @@ int cli_read_file(const char *path, struct buf *b)
 		if (r <= 0)
 			break;
 		b->len += (size_t)r;
+		if (b->len == (size_t)st.st_size)
+			break; /* a regular file's size: no read() for EOF */
 		if (b->len + 1 >= b->cap)
 			rc = buf_reserve(b, 65536);
 	}

@@ -726,10 +726,56 @@ static bool tokens_as_decoded(const char *raw, size_t n)
 	return true;
 }
 
-/* One top-level header. gh: GMime's (decoded values on demand); NULL on the
- * light path, where values are plain ASCII and raw equals decoded. */
+/* GMime's parser options for the light path, made on first use: for the
+ * address headers GMime would parse and the header values it would decode,
+ * whose warnings are features. */
+static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
+			   gpointer arg);
+
+struct light_gmime {
+	struct ctx *c;
+	GMimeParserOptions *opts;
+};
+
+static GMimeParserOptions *light_opts(struct light_gmime *g)
+{
+	if (!g->opts) {
+		g->opts = g_mime_parser_options_new();
+		g_mime_parser_options_set_warning_callback(g->opts, parser_warning, g->c);
+	}
+	return g->opts;
+}
+
+/* What g_mime_header_get_value() makes of a raw header value: unfolded, then
+ * RFC 2047 and charset decoded, warnings to g's callback. g_free() it. */
+static char *light_decoded(struct light_gmime *g, const char *raw, size_t n)
+{
+	char *copy = g_strndup(raw, n);
+	char *unfolded = g_mime_utils_header_unfold(copy);
+	char *v = g_mime_utils_header_decode_text(light_opts(g), unfolded);
+	g_free(unfolded);
+	g_free(copy);
+	return v;
+}
+
+/* The value of a header whose tokens are used: raw where decoding cannot change
+ * them, else decoded by GMime (gh) or as GMime would (lg, into *owned). */
+static const char *header_value(GMimeHeader *gh, struct light_gmime *lg, const char *raw,
+				size_t *n, char **owned)
+{
+	*owned = NULL;
+	if (tokens_as_decoded(raw, *n))
+		return raw;
+	const char *v = gh ? g_mime_header_get_value(gh) : (*owned = light_decoded(lg, raw, *n));
+	if (v)
+		*n = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+	return v;
+}
+
+/* One top-level header, raw. Decoded values on demand from GMime's header gh
+ * (GMime path) or as GMime would decode them (lg, light path). */
 static void header_one(struct ctx *c, struct hdr_state *st, const char *name, size_t nlen,
-		       GMimeHeader *gh, const char *raw, size_t rawlen)
+		       GMimeHeader *gh, struct light_gmime *lg, const char *raw, size_t rawlen)
 {
 	if (st->count++ >= HEADERS_MAX)
 		return;
@@ -741,20 +787,21 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 	emit(c, st->s_hn, "hn", lname, k);
 	const char *v = raw;
 	size_t vlen = rawlen;
+	char *owned = NULL;
 	if (k == 8 && !memcmp(lname, "received", 8)) {
 		if (v && st->received++ < 8)
 			family_tokens(c, c->s_r, "r", v, vlen, 32, true);
 	} else if ((k == 8 && !memcmp(lname, "x-mailer", 8)) ||
 		   (k == 10 && !memcmp(lname, "user-agent", 10))) {
 		/* decoded values are costly (RFC 2047, charsets): only where used */
-		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
-			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			v = header_value(gh, lg, v, &vlen, &owned);
 		if (v)
 			family_tokens(c, c->s_xm, "xm", v, vlen, 16, false);
 	} else if ((k == 7 && !memcmp(lname, "list-id", 7)) ||
 		   (k == 10 && !memcmp(lname, "precedence", 10))) {
-		if (gh && !tokens_as_decoded(v, vlen) && (v = g_mime_header_get_value(gh)))
-			vlen = strnlen(v, CONTENT_HEADER_VALUE_MAX);
+		if (v)
+			v = header_value(gh, lg, v, &vlen, &owned);
 		if (v)
 			family_tokens(c, c->s_li, "li", v, vlen, 8, false);
 	} else if (k == 2 && !memcmp(lname, "to", 2)) {
@@ -766,6 +813,7 @@ static void header_one(struct ctx *c, struct hdr_state *st, const char *name, si
 		if (v)
 			message_id_features(c, v, vlen);
 	}
+	g_free(owned);
 }
 
 static void header_finish(struct ctx *c, struct hdr_state *st, const char *subject,
@@ -819,7 +867,7 @@ static void header_features(struct ctx *c, GMimeMessage *m)
 		if (!name)
 			continue;
 		const char *raw = g_mime_header_get_raw_value(h);
-		header_one(c, &st, name, strlen(name), h, raw, raw ? strlen(raw) : 0);
+		header_one(c, &st, name, strlen(name), h, NULL, raw, raw ? strlen(raw) : 0);
 	}
 	const char *subject = g_mime_message_get_subject(m);
 	struct address from, reply_to;
@@ -1075,16 +1123,17 @@ static int prepare(struct features *f)
 
 /*
  * Most mail is one text part, or a multipart of a few text parts, with plain
- * ASCII headers. For such a message GMime's object tree (allocations, lazy
+ * headers. For such a message GMime's object tree (allocations, lazy
  * decoding, teardown) costs more than everything else together: the light
  * path reads the headers and splits the parts itself and emits exactly the
- * features the GMime path would, decoding with GMime's own pieces where it
- * must (quoted-printable and base64 step functions, charset filters of
- * single-byte charsets, the address parser). It only accepts what it fully
- * understands and bails out (to GMime) before emitting anything on the
- * slightest doubt: 8-bit or encoded words in headers, a header that must be
- * unique appearing twice, continuation or name oddities, address headers with
- * unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
+ * features the GMime path would, in the same order, decoding with GMime's own
+ * pieces where it must (quoted-printable and base64 step functions, charset
+ * filters of single-byte charsets, header unfolding and RFC 2047 decoding, the
+ * address parser). It only accepts what it fully understands and bails out
+ * (to GMime) before emitting anything on the slightest doubt: 8-bit or encoded
+ * words in content or part headers, a header that must be unique appearing
+ * twice, control characters, continuation or name oddities, address headers
+ * with unclosed or quoted comments or longer than CONTENT_HEADER_VALUE_MAX, a
  * Content-Type or Content-Disposition with parameters it does not fully
  * understand (comments, escapes, RFC 2231, repeats, values that are neither
  * tokens nor plain quoted strings), a single part that is not text/plain or
@@ -1092,13 +1141,15 @@ static int prepare(struct features *f)
  * or content, a multipart body with CR, a transfer encoding other than
  * 7bit/8bit/binary/quoted-printable/base64, other Content-* headers, or a
  * charset that is neither ASCII, UTF-8 nor single-byte. File names (name=,
- * filename=) and dispositions are read as GMime reads them. Two parser
- * warnings are emitted as GMime emits them, first: an empty parameter before
- * another (mw:13) and a multipart without its end boundary, whose last part
- * then runs to the end of the message (mw:7); such a message takes the light
- * path only when its address headers give no warning, which GMime would emit
- * before them. tests/unit/test_content.c and the features fuzz target check
- * both paths agree.
+ * filename=) and dispositions are read as GMime reads them. GMime's parser
+ * warnings are features, emitted where GMime emits them, before the header
+ * features: values that are not UTF-8 (mw:3, as the header block is read),
+ * then what the message finds as it takes its headers in order (address
+ * headers parsed, Subject, Date and Message-Id decoded), then an empty
+ * parameter before another (mw:13) and a multipart without its end boundary,
+ * whose last part then runs to the end of the message (mw:7).
+ * tests/unit/test_content.c and the features fuzz target check both paths
+ * give the same features in the same order.
  */
 #define LIGHT_HEADERS_MAX 128
 
@@ -1130,6 +1181,7 @@ struct light_hdr {
 	const char *name, *value;
 	size_t nlen, vlen;
 	enum light_kind kind;
+	bool encoded; /* 8-bit bytes or "=?" in the value: GMime decodes it (top level only) */
 };
 
 #define LIGHT_PARTS_MAX 16
@@ -1246,9 +1298,10 @@ static inline bool header_suspects16(const char *p)
 
 /* The header block of msg from pos on, up to the empty line (its end in *body);
  * false on anything the light path leaves to GMime. A line starting with "--"
- * could be a boundary: that too. */
-static bool light_header_block(const char *msg, size_t pos, size_t len, struct light_hdr *hs,
-			       size_t *nh, size_t *body)
+ * could be a boundary: that too. 8-bit bytes and encoded words in values only
+ * at the top (a message's own headers), marked as encoded. */
+static bool light_header_block(const char *msg, size_t pos, size_t len, bool top,
+			       struct light_hdr *hs, size_t *nh, size_t *body)
 {
 	*nh = 0;
 	for (;;) {
@@ -1263,11 +1316,16 @@ static bool light_header_block(const char *msg, size_t pos, size_t len, struct l
 		size_t i = pos;
 		while (i + 16 <= end && !header_suspects16(msg + i))
 			i += 16;
+		bool encoded = false;
 		for (; i < end; i++) {
 			unsigned char ch = (unsigned char)msg[i];
-			if (ch >= 0x80 || (ch < 0x20 && ch != '\t') || ch == 0x7f ||
-			    (ch == '=' && i + 1 < end && msg[i + 1] == '?'))
+			if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
 				return false;
+			if (ch >= 0x80 || (ch == '=' && i + 1 < end && msg[i + 1] == '?')) {
+				if (!top)
+					return false;
+				encoded = true;
+			}
 		}
 		if (end == pos) {
 			*body = eol + 1;
@@ -1278,6 +1336,7 @@ static bool light_header_block(const char *msg, size_t pos, size_t len, struct l
 				return false;
 			struct light_hdr *h = &hs[*nh - 1];
 			h->vlen = end - (size_t)(h->value - msg);
+			h->encoded |= encoded;
 		} else {
 			const char *colon = memchr(msg + pos, ':', end - pos);
 			if (!colon || colon == msg + pos || *nh == LIGHT_HEADERS_MAX ||
@@ -1286,9 +1345,13 @@ static bool light_header_block(const char *msg, size_t pos, size_t len, struct l
 			for (const char *p = msg + pos; p < colon; p++)
 				if (*p <= ' ' || *p > '~')
 					return false;
-			hs[(*nh)++] =
-			    (struct light_hdr){msg + pos, colon + 1, (size_t)(colon - msg - pos),
-					       end - (size_t)(colon + 1 - msg)};
+			hs[(*nh)++] = (struct light_hdr){
+			    .name = msg + pos,
+			    .value = colon + 1,
+			    .nlen = (size_t)(colon - msg - pos),
+			    .vlen = end - (size_t)(colon + 1 - msg),
+			    .encoded = encoded,
+			};
 		}
 		pos = eol + 1;
 	}
@@ -1533,6 +1596,8 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 		h->kind = header_kind(h->name, h->nlen);
 		if (address_header(h->kind) && !plain_address_header(h->value, h->vlen))
 			return false;
+		if (h->encoded && h->kind >= H_CONTENT_TYPE)
+			return false;
 		if (h->kind == H_CONTENT_OTHER)
 			return false; /* id, location, md5...: GMime knows them */
 		if (h->kind != H_OTHER) {
@@ -1649,7 +1714,7 @@ static bool light_parts(struct features *f, const char *msg, size_t pos, size_t 
 		}
 		if (b == 1) {
 			size_t nh;
-			if (!light_header_block(msg, eol + 1, len, hs, &nh, &content) ||
+			if (!light_header_block(msg, eol + 1, len, false, hs, &nh, &content) ||
 			    !light_entity(hs, nh, false, lm, &ct, &enc))
 				return false;
 			pos = content;
@@ -1662,13 +1727,14 @@ static bool light_parts(struct features *f, const char *msg, size_t pos, size_t 
 	       light_leaf_part(f, lm, &ct, enc, msg + content, len - content, false);
 }
 
-/* Whether the light path reads msg's structure: fills lm (decoding may use
+/* Decides whether msg takes the light path; fills lm (decoding may use
  * f->text). Emits nothing. */
-static bool light_structure(struct features *f, const char *msg, size_t len, struct light_msg *lm)
+static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
 {
+	lm->empty_param = lm->truncated = false;
 	if (len >= 5 && !memcmp(msg, "From ", 5))
 		return false;
-	if (!light_header_block(msg, 0, len, lm->h, &lm->n, &lm->body))
+	if (!light_header_block(msg, 0, len, true, lm->h, &lm->n, &lm->body))
 		return false;
 	lm->subject = lm->from = lm->reply_to = NULL;
 	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
@@ -1732,14 +1798,6 @@ static void light_leaf(struct ctx *c, const struct light_part *pt)
 		g_object_unref(cf);
 }
 
-/* GMime's parser options for the address headers of the light path, made on
- * first use: GMime parses every address header of a message, and its warnings
- * are features. */
-struct light_gmime {
-	struct ctx *c;
-	GMimeParserOptions *opts;
-};
-
 /* GMime's parse of an address header v[0, n) of the light path, unfolded. */
 static InternetAddressList *gmime_addresses(GMimeParserOptions *opts, const char *v, size_t n)
 {
@@ -1765,11 +1823,7 @@ static const struct address *light_address(struct light_gmime *g, const char *v,
 	int count = n <= CONTENT_HEADER_VALUE_MAX ? address_list_simple(v, n, a, name_buf) : -1;
 	if (count >= 0)
 		return count ? a : NULL;
-	if (!g->opts) {
-		g->opts = g_mime_parser_options_new();
-		g_mime_parser_options_set_warning_callback(g->opts, parser_warning, g->c);
-	}
-	InternetAddressList *l = gmime_addresses(g->opts, v, n);
+	InternetAddressList *l = gmime_addresses(light_opts(g), v, n);
 	const struct address *first = gmime_first_address(l, a);
 	if (list)
 		*list = l;
@@ -1778,49 +1832,38 @@ static const struct address *light_address(struct light_gmime *g, const char *v,
 	return first;
 }
 
-static void set_flag(gint64 offset, GMimeParserWarning code, const gchar *item, gpointer arg)
-{
-	(void)offset, (void)code, (void)item;
-	*(bool *)arg = true;
-}
-
-/* Whether GMime's address parser warns about an address header of lm. GMime
- * parses them as it reads the message headers, before its other warnings; the
- * light path after the header features. */
-static bool light_address_warnings(const struct light_msg *lm)
-{
-	bool warned = false;
-	GMimeParserOptions *opts = g_mime_parser_options_new();
-	g_mime_parser_options_set_warning_callback(opts, set_flag, &warned);
-	for (size_t i = 0; i < lm->n && !warned; i++) {
-		const struct light_hdr *h = &lm->h[i];
-		struct address a;
-		if (address_header(h->kind) &&
-		    (h->vlen > CONTENT_HEADER_VALUE_MAX ||
-		     address_list_simple(h->value, h->vlen, &a, NULL) < 0)) {
-			InternetAddressList *l = gmime_addresses(opts, h->value, h->vlen);
-			if (l)
-				g_object_unref(l);
-		}
-	}
-	g_mime_parser_options_free(opts);
-	return warned;
-}
-
-/* Decides whether msg takes the light path; fills lm (decoding may use
- * f->text). Emits nothing. A message GMime warns about (an empty parameter,
- * no end boundary) only when its address headers give no warning: their
- * order would differ. */
-static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
-{
-	lm->empty_param = lm->truncated = false;
-	return light_structure(f, msg, len, lm) &&
-	       (!(lm->empty_param || lm->truncated) || !light_address_warnings(lm));
-}
 
 static void light_message(struct ctx *c, const struct light_msg *lm)
 {
-	/* GMime's parser warnings come first, in the order it finds them */
+	struct light_gmime g = { .c = c };
+	/* GMime's parser warns about values that are not UTF-8 while it reads the
+	 * header block, ... */
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (h->encoded && !g_utf8_validate(h->value, (gssize)h->vlen, NULL))
+			parser_warning(-1, GMIME_WARN_UNENCODED_8BIT_HEADER, NULL, c);
+	}
+	/* ... then the message takes the headers in order: it parses address
+	 * headers and decodes the others (their warnings are features: this
+	 * order, before the header features) */
+	char *subject = NULL, name[CONTENT_HEADER_VALUE_MAX];
+	struct address a, b, other;
+	const struct address *from = NULL, *reply_to = NULL;
+	InternetAddressList *from_list = NULL, *reply_to_list = NULL;
+	for (size_t i = 0; i < lm->n; i++) {
+		const struct light_hdr *h = &lm->h[i];
+		if (h->kind == H_FROM)
+			from = light_address(&g, h->value, h->vlen, &a, name, &from_list);
+		else if (h->kind == H_REPLY_TO)
+			reply_to = light_address(&g, h->value, h->vlen, &b, NULL, &reply_to_list);
+		else if (address_header(h->kind))
+			light_address(&g, h->value, h->vlen, &other, NULL, NULL);
+		else if (h->kind == H_SUBJECT && h->encoded)
+			subject = light_decoded(&g, h->value, h->vlen); /* light_entity: one Subject */
+		else if (h->encoded)
+			g_free(light_decoded(&g, h->value, h->vlen));
+	}
+	/* ... then what it finds in the content type and the body */
 	if (lm->empty_param)
 		parser_warning(-1, GMIME_WARN_INVALID_PARAMETER, NULL, c);
 	if (lm->truncated)
@@ -1830,23 +1873,15 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 		const struct light_hdr *h = &lm->h[i];
 		if (h->kind >= H_CONTENT_TYPE)
 			continue; /* GMime files these under the body part */
-		header_one(c, &st, h->name, h->nlen, NULL, h->value, h->vlen);
+		header_one(c, &st, h->name, h->nlen, NULL, &g, h->value, h->vlen);
 	}
-	struct light_gmime g = { .c = c };
-	struct address a, b;
-	for (size_t i = 0; i < lm->n; i++) {
-		const struct light_hdr *h = &lm->h[i];
-		if (h->kind == H_TO || h->kind == H_CC || h->kind == H_BCC || h->kind == H_SENDER)
-			light_address(&g, h->value, h->vlen, &a, NULL, NULL);
-	}
-	char name[CONTENT_HEADER_VALUE_MAX];
-	InternetAddressList *from_list = NULL, *reply_to_list = NULL;
-	/* in this order: GMime's warnings are features */
-	const struct address *from =
-	    light_address(&g, lm->from, lm->from_len, &a, name, &from_list);
-	const struct address *reply_to =
-	    light_address(&g, lm->reply_to, lm->reply_to_len, &b, NULL, &reply_to_list);
-	header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from, reply_to);
+	if (subject)
+		header_finish(c, &st, subject, strnlen(subject, CONTENT_HEADER_VALUE_MAX), from,
+			      reply_to);
+	else
+		header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from,
+			      reply_to);
+	g_free(subject);
 	if (from_list)
 		g_object_unref(from_list);
 	if (reply_to_list)
