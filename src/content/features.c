@@ -726,12 +726,12 @@ static bool tokens_as_decoded(const char *raw, size_t n)
 	return true;
 }
 
-/* GMime's parser options for the light path, made on first use: for the
- * address headers GMime would parse and the header values it would decode,
- * whose warnings are features. */
 static void parser_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
 			   gpointer arg);
 
+/* GMime's parser options for the light path, made on first use: for the
+ * address headers GMime would parse and the header values it would decode,
+ * whose warnings are features. */
 struct light_gmime {
 	struct ctx *c;
 	GMimeParserOptions *opts;
@@ -1207,8 +1207,6 @@ struct light_msg {
 	struct light_hdr h[LIGHT_HEADERS_MAX];
 	size_t n;
 	size_t body;
-	const char *subject, *from, *reply_to;
-	size_t subject_len, from_len, reply_to_len;
 	char multipart[64]; /* "multipart/subtype", "" for a single part */
 	struct light_part part[LIGHT_PARTS_MAX];
 	size_t nparts;
@@ -1577,10 +1575,8 @@ static bool light_part_ok(struct features *f, struct light_part *pt)
 	return ascii_clean(text, len < MIME_PART_DECODED_MAX ? len : MIME_PART_DECODED_MAX) ||
 	       len < MIME_PART_DECODED_MAX;
 }
-/* Decides whether msg takes the light path; fills lm (its text may be in
- * f->text). Emits nothing. */
 /* The content headers of an entity (the message, or a part of a multipart:
- * top) into ct and *enc; at the top also Subject, From and Reply-To. */
+ * top) into ct and *enc. */
 static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light_msg *lm,
 			 struct light_ct *ct, GMimeContentEncoding *enc)
 {
@@ -1626,12 +1622,6 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 			for (size_t j = 0; j < i; j++) /* GMime warns about any repeat in a part */
 				if (hs[j].nlen == h->nlen && !strncasecmp(hs[j].name, h->name, h->nlen))
 					return false;
-		} else if (h->kind == H_SUBJECT) {
-			lm->subject = h->value, lm->subject_len = h->vlen;
-		} else if (h->kind == H_FROM) {
-			lm->from = h->value, lm->from_len = h->vlen;
-		} else if (h->kind == H_REPLY_TO) {
-			lm->reply_to = h->value, lm->reply_to_len = h->vlen;
 		}
 	}
 	lm->empty_param |= ct->p.empty || ct->disp.empty;
@@ -1736,8 +1726,6 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		return false;
 	if (!light_header_block(msg, 0, len, true, lm->h, &lm->n, &lm->body))
 		return false;
-	lm->subject = lm->from = lm->reply_to = NULL;
-	lm->subject_len = lm->from_len = lm->reply_to_len = 0;
 	lm->multipart[0] = '\0';
 	lm->nparts = 0;
 	struct light_ct ct;
@@ -1846,7 +1834,9 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	/* ... then the message takes the headers in order: it parses address
 	 * headers and decodes the others (their warnings are features: this
 	 * order, before the header features) */
-	char *subject = NULL, name[CONTENT_HEADER_VALUE_MAX];
+	const char *subject = "";
+	size_t subject_len = 0;
+	char *decoded = NULL, name[CONTENT_HEADER_VALUE_MAX];
 	struct address a, b, other;
 	const struct address *from = NULL, *reply_to = NULL;
 	InternetAddressList *from_list = NULL, *reply_to_list = NULL;
@@ -1858,9 +1848,13 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 			reply_to = light_address(&g, h->value, h->vlen, &b, NULL, &reply_to_list);
 		else if (address_header(h->kind))
 			light_address(&g, h->value, h->vlen, &other, NULL, NULL);
-		else if (h->kind == H_SUBJECT && h->encoded)
-			subject = light_decoded(&g, h->value, h->vlen); /* light_entity: one Subject */
-		else if (h->encoded)
+		else if (h->kind == H_SUBJECT && !h->encoded) /* light_entity: one Subject */
+			subject = h->value, subject_len = h->vlen;
+		else if (h->kind == H_SUBJECT) {
+			subject = decoded = light_decoded(&g, h->value, h->vlen);
+			subject_len = subject ? strnlen(subject, CONTENT_HEADER_VALUE_MAX) : 0;
+			subject = subject ? subject : "";
+		} else if (h->encoded)
 			g_free(light_decoded(&g, h->value, h->vlen));
 	}
 	/* ... then what it finds in the content type and the body */
@@ -1875,13 +1869,8 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 			continue; /* GMime files these under the body part */
 		header_one(c, &st, h->name, h->nlen, NULL, &g, h->value, h->vlen);
 	}
-	if (subject)
-		header_finish(c, &st, subject, strnlen(subject, CONTENT_HEADER_VALUE_MAX), from,
-			      reply_to);
-	else
-		header_finish(c, &st, lm->subject ? lm->subject : "", lm->subject_len, from,
-			      reply_to);
-	g_free(subject);
+	header_finish(c, &st, subject, subject_len, from, reply_to);
+	g_free(decoded);
 	if (from_list)
 		g_object_unref(from_list);
 	if (reply_to_list)
