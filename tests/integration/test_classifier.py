@@ -172,6 +172,23 @@ def test_accuracy_on_fixed_split(tmp_path):
     assert re.fullmatch(r"\S+ judge=(ham|spam) class=(ham|spam) score=-?\d+\.\d+", rl[0])
 
 
+def test_light_path_equals_gmime_on_the_corpus():
+    """Every corpus message gives the same features, hash by hash and in the same
+    order, whether the light path or GMime's parser reads it (features.c promises
+    it; the score is a float sum in that order). The helper (tests/unit/
+    light_vs_gmime.c) extracts both ways in one process."""
+    index = corpus_index()
+    paths = "".join(str(index.parent / line.split()[1]) + "\n"
+                    for line in index.read_text().splitlines())
+    helper = Path(mxscreen_bin()).parent / "tests" / "unit" / "light_vs_gmime"
+    assert helper.is_file(), helper
+    p = subprocess.run([str(helper)], input=paths.encode(), capture_output=True, timeout=900)
+    summary = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, summary + p.stdout.decode(errors="replace")[:2000]
+    assert re.search(r"compared=(\d+) differ=0", summary), summary
+    assert int(re.search(r"compared=(\d+)", summary).group(1)) > 5000
+
+
 def test_trec_run_output_keys(tmp_path):
     index = corpus_index()
     small = index.parent / "first-300"
