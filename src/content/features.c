@@ -1583,7 +1583,7 @@ static bool light_entity(struct light_hdr *hs, size_t nh, bool top, struct light
 	uint32_t once = 0; /* kinds seen */
 	snprintf(ct->ts, sizeof(ct->ts), "text/plain");
 	snprintf(ct->att, sizeof(ct->att), "text/plain");
-	light_params(NULL, 0, NULL, "name", &ct->p);
+	light_params(NULL, 0, NULL, "name", &ct->p); /* no parameters yet */
 	light_params(NULL, 0, NULL, "filename", &ct->disp);
 	ct->attachment = false;
 	*enc = GMIME_CONTENT_ENCODING_DEFAULT;
@@ -1851,9 +1851,10 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 		else if (h->kind == H_SUBJECT && !h->encoded) /* light_entity: one Subject */
 			subject = h->value, subject_len = h->vlen;
 		else if (h->kind == H_SUBJECT) {
-			subject = decoded = light_decoded(&g, h->value, h->vlen);
-			subject_len = subject ? strnlen(subject, CONTENT_HEADER_VALUE_MAX) : 0;
-			subject = subject ? subject : "";
+			if ((decoded = light_decoded(&g, h->value, h->vlen))) {
+				subject = decoded;
+				subject_len = strnlen(decoded, CONTENT_HEADER_VALUE_MAX);
+			}
 		} else if (h->encoded)
 			g_free(light_decoded(&g, h->value, h->vlen));
 	}
