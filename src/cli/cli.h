@@ -67,8 +67,8 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_features(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
-/* Reads a whole file / stream into b (bounded); 0, or -1 with errno. */
-int cli_read_file(const char *path, struct buf *b);
+/* Reads a whole stream into b (bounded); 0, or -1 with errno. Files:
+ * file_read() and struct file_batch (core/fileread.h). */
 int cli_read_stream(FILE *f, struct buf *b);
 
 #endif

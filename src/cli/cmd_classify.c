@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "content/classify.h"
 #include "core/config.h"
+#include "core/fileread.h"
 #include "core/limits.h"
 
 #include <errno.h>
@@ -44,39 +45,6 @@ int cli_read_stream(FILE *f, struct buf *b)
 	}
 }
 
-int cli_read_file(const char *path, struct buf *b)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0)
-		return -1;
-	buf_reset(b);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > SMTP_MESSAGE_SIZE_DEFAULT * 4ull) {
-		int e = errno ? errno : EFBIG;
-		close(fd);
-		errno = S_ISREG(st.st_mode) ? e : EINVAL;
-		return -1;
-	}
-	int rc = buf_reserve(b, (size_t)st.st_size + 1);
-	while (rc == 0) {
-		ssize_t r = read(fd, b->p + b->len, b->cap - b->len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			rc = -1;
-		if (r <= 0)
-			break;
-		b->len += (size_t)r;
-		if (b->len == (size_t)st.st_size)
-			break; /* a regular file's size: no read() for EOF */
-		if (b->len + 1 >= b->cap)
-			rc = buf_reserve(b, 65536);
-	}
-	close(fd);
-	return rc;
-}
-
 /* Model path: --model, else the content_model setting. */
 static int model_path(struct cli_ctx *ctx, const char *opt, char *out, size_t outlen)
 {
@@ -101,12 +69,11 @@ static const struct option classify_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* --batch: paths are read first, handed out to the threads in small chunks
- * (an atomic counter: no thread idles at the end while another still has a
- * share of slow messages), each thread with its own feature buffers (the
- * mapped model is shared read-only), and the result lines printed in input
- * order. */
-#define BATCH_CHUNK 8
+/* --batch: paths are read first, handed out to the threads in chunks of
+ * FILE_BATCH_MAX (an atomic counter: no thread idles at the end while another
+ * still has a share of slow messages), each thread with its own file reader
+ * (one system call per chunk) and feature buffers (the mapped model is shared
+ * read-only), and the result lines printed in input order. */
 struct batch {
 	const struct model *m;
 	char **paths;
@@ -123,36 +90,50 @@ struct batch_worker {
 	int rc;
 };
 
+static void batch_one(struct batch *b, struct features *f, struct file_batch *fb, size_t k,
+		      size_t i, int *rc)
+{
+	char line[PATH_MAX + 128];
+	const char *msg;
+	size_t len;
+	if (file_batch_get(fb, k, &msg, &len) < 0) {
+		snprintf(line, sizeof(line), "%s error=\"%s\"", b->paths[i], strerror(errno));
+		*rc = EXIT_USAGE;
+	} else if (features_extract(f, msg, len) < 0) {
+		snprintf(line, sizeof(line), "%s error=\"out of memory\"", b->paths[i]);
+		*rc = EXIT_BUG;
+	} else {
+		struct content_result r;
+		content_classify_features(b->m, f, 0, &r);
+		snprintf(line, sizeof(line), "%s %s probability=%.6f scl=%d", b->paths[i],
+			 r.scl >= 5 ? "spam" : "ham", r.probability, r.scl);
+	}
+	b->lines[i] = strdup(line);
+}
+
 static void *batch_run(void *arg)
 {
 	struct batch_worker *w = arg;
 	struct batch *b = w->b;
+	struct file_batch *fb = file_batch_new(true);
+	if (!fb) {
+		w->rc = EXIT_BUG;
+		return NULL;
+	}
 	struct features f;
 	features_init(&f, 0);
-	struct buf msg = { 0 };
-	for (size_t i = 0, end = 0;; i++) {
-		if (i == end) {
-			i = atomic_fetch_add_explicit(&b->next, BATCH_CHUNK, memory_order_relaxed);
-			if (i >= b->n)
-				break;
-			end = i + BATCH_CHUNK < b->n ? i + BATCH_CHUNK : b->n;
-		}
-		char line[PATH_MAX + 128];
-		if (cli_read_file(b->paths[i], &msg) < 0) {
-			snprintf(line, sizeof(line), "%s error=\"%s\"", b->paths[i], strerror(errno));
-			w->rc = EXIT_USAGE;
-		} else if (features_extract(&f, msg.p ? msg.p : "", msg.len) < 0) {
-			snprintf(line, sizeof(line), "%s error=\"out of memory\"", b->paths[i]);
-			w->rc = EXIT_BUG;
-		} else {
-			struct content_result r;
-			content_classify_features(b->m, &f, 0, &r);
-			snprintf(line, sizeof(line), "%s %s probability=%.6f scl=%d", b->paths[i],
-				 r.scl >= 5 ? "spam" : "ham", r.probability, r.scl);
-		}
-		b->lines[i] = strdup(line);
+	for (;;) {
+		size_t i = atomic_fetch_add_explicit(&b->next, FILE_BATCH_MAX, memory_order_relaxed);
+		if (i >= b->n)
+			break;
+		size_t end = i + FILE_BATCH_MAX < b->n ? i + FILE_BATCH_MAX : b->n;
+		for (size_t k = i; k < end; k++)
+			file_batch_add(fb, b->paths[k]);
+		file_batch_submit(fb);
+		for (size_t k = i; k < end; k++)
+			batch_one(b, &f, fb, k - i, k, &w->rc);
 	}
-	buf_free(&msg);
+	file_batch_free(fb);
 	features_free(&f);
 	return NULL;
 }
@@ -340,7 +321,7 @@ int cmd_train(struct cli_ctx *ctx, int argc, char **argv)
 	size_t trained = 0, updated = 0;
 	int rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
-		if (cli_read_file(argv[i], &msg) < 0) {
+		if (file_read(argv[i], &msg) < 0) {
 			fprintf(stderr, "mxscreen train: %s: %s\n", argv[i], strerror(errno));
 			rc = EXIT_USAGE;
 			continue;

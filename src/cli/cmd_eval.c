@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "content/classify.h"
 #include "content/trec.h"
+#include "core/fileread.h"
 #include "core/limits.h"
 
 #include <errno.h>
@@ -123,24 +124,46 @@ struct eval_opts {
 	struct model_params p;
 };
 
-static int train_first(struct model *m, struct features *f, struct buf *msg, const char *index)
+/* Features of message i of e[0..n): the files are read FILE_BATCH_MAX at a
+ * time (one system call for all), in index order. EXIT_OK, or EXIT_USAGE /
+ * EXIT_BUG after saying why. */
+static int extract(struct file_batch *fb, struct features *f, const struct index_entry *e,
+		   size_t n, size_t i)
+{
+	size_t k = i % FILE_BATCH_MAX;
+	if (k == 0) {
+		for (size_t j = i; j < n && j < i + FILE_BATCH_MAX; j++)
+			file_batch_add(fb, e[j].path);
+		file_batch_submit(fb);
+	}
+	const char *msg;
+	size_t len;
+	if (file_batch_get(fb, k, &msg, &len) < 0) {
+		fprintf(stderr, "mxscreen eval: %s: %s\n", e[i].path, strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (features_extract(f, msg, len) < 0) {
+		fprintf(stderr, "mxscreen eval: out of memory\n");
+		return EXIT_BUG;
+	}
+	return EXIT_OK;
+}
+
+static int train_first(struct model *m, struct features *f, struct file_batch *fb,
+		       const char *index)
 {
 	size_t n;
 	struct index_entry *e = read_index(index, &n);
 	if (!e)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (cli_read_file(e[i].path, msg) < 0) {
-			fprintf(stderr, "mxscreen eval: %s: %s\n", e[i].path, strerror(errno));
-			free_index(e, n);
-			return -1;
-		}
-		if (features_extract(f, msg->p ? msg->p : "", msg->len) < 0)
-			return -1;
-		model_train(m, f, e[i].spam);
+		return EXIT_USAGE;
+	int rc = EXIT_OK;
+	for (size_t i = 0; rc == EXIT_OK && i < n; i++) {
+		rc = extract(fb, f, e, n, i);
+		if (rc == EXIT_OK)
+			model_train(m, f, e[i].spam);
 	}
 	free_index(e, n);
-	return 0;
+	return rc;
 }
 
 static void print_measures(struct trec_row *rows, size_t n, double msgs_per_s);
@@ -154,16 +177,14 @@ static int run(const struct eval_opts *o, struct model *m)
 	struct trec_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	struct features f;
 	features_init(&f, 0);
-	struct buf msg = { 0 };
+	struct file_batch *fb = file_batch_new(true);
 	int rc = EXIT_OK;
-	if (!rows) {
+	if (!rows || !fb) {
 		rc = EXIT_BUG;
 		goto out;
 	}
-	if (o->train_only && train_first(m, &f, &msg, o->train_only) < 0) {
-		rc = EXIT_USAGE;
+	if (o->train_only && (rc = train_first(m, &f, fb, o->train_only)) != EXIT_OK)
 		goto out;
-	}
 	FILE *res = NULL;
 	if (o->results && !(res = fopen(o->results, "w"))) {
 		fprintf(stderr, "mxscreen eval: %s: %s\n", o->results, strerror(errno));
@@ -172,15 +193,8 @@ static int run(const struct eval_opts *o, struct model *m)
 	}
 	double t0 = now_s();
 	for (size_t i = 0; i < n; i++) {
-		if (cli_read_file(e[i].path, &msg) < 0) {
-			fprintf(stderr, "mxscreen eval: %s: %s\n", e[i].path, strerror(errno));
-			rc = EXIT_USAGE;
+		if ((rc = extract(fb, &f, e, n, i)) != EXIT_OK)
 			break;
-		}
-		if (features_extract(&f, msg.p ? msg.p : "", msg.len) < 0) {
-			rc = EXIT_BUG;
-			break;
-		}
 		struct content_result r;
 		content_classify_features(m, &f, 0, &r);
 		rows[i] = (struct trec_row){ r.score, e[i].spam, r.scl >= 5 };
@@ -212,7 +226,7 @@ static int run(const struct eval_opts *o, struct model *m)
 		rc = EXIT_TEMPFAIL;
 	}
 out:
-	buf_free(&msg);
+	file_batch_free(fb);
 	features_free(&f);
 	free(rows);
 	free_index(e, n);

@@ -112,5 +112,12 @@
 #define MODEL_BITS_MIN 16
 #define MODEL_BITS_MAX 22
 #define MODEL_BITS_DEFAULT 20
+/* Files read by the batch commands (src/core/fileread.c): the largest message
+ * file taken (a message file beyond it is refused with EFBIG), files per
+ * io_uring submission, and the per-file buffer of a submission (a larger file
+ * is read again the ordinary way). */
+#define FILE_READ_MAX (4ull * SMTP_MESSAGE_SIZE_DEFAULT)
+#define FILE_BATCH_MAX 16
+#define FILE_BATCH_SLOT (128 * 1024)
 
 #endif

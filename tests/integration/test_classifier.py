@@ -133,6 +133,39 @@ def test_classify_batch():
     assert p.returncode == 2
 
 
+def test_classify_batch_matches_single(tmp_path):
+    """Batches are read 16 files per system call (io_uring): over several such
+    chunks, in both thread counts, every line is the one-message result of its
+    file, in input order, and bad paths get their error where they stand."""
+    single = {}
+    for name in ("spammy.eml", "hammy.eml"):
+        out = run("classify", stdin=(DATA / name).read_bytes()).stdout.decode()
+        single[str(DATA / name)] = re.match(r"(\w+) probability=(\S+) scl=(\d)", out).groups()
+    big = tmp_path / "big.eml"  # larger than a read slot (128 KiB): read the plain way
+    body = (DATA / "hammy.eml").read_bytes()
+    big.write_bytes(body + b"\n" + b"filler line of a long message\n" * 6000)
+    single[str(big)] = re.match(r"(\w+) probability=(\S+) scl=(\d)",
+                                run("classify", stdin=big.read_bytes()).stdout.decode()).groups()
+    good = list(single)
+    paths = []
+    for i in range(53):
+        paths.append(good[i % 3] if i % 7 else ["/nonexistent/x", str(tmp_path)][i % 2])
+    for threads in ("1", "2"):
+        p = run("classify", "--batch", "--threads", threads,
+                stdin="\n".join(paths).encode() + b"\n", check=False)
+        lines = p.stdout.decode().splitlines()
+        assert len(lines) == len(paths)
+        for path, line in zip(paths, lines):
+            if path in single:
+                cls, prob, scl = single[path]
+                assert line == f"{path} {cls} probability={prob} scl={scl}"
+            elif path.startswith("/nonexistent"):
+                assert line == f'{path} error="No such file or directory"'
+            else:
+                assert line == f'{path} error="Invalid argument"'
+        assert p.returncode == 2
+
+
 def corpus_index():
     p = subprocess.run([str(ROOT / "scripts" / "get-corpus")], capture_output=True, timeout=900)
     assert p.returncode == 0, p.stderr.decode(errors="replace")

@@ -8,33 +8,11 @@
  */
 #include "content/features.h"
 #include "core/buf.h"
+#include "core/fileread.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-
-static int read_file(const char *path, struct buf *b)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return -1;
-	buf_reset(b);
-	int rc = 0;
-	for (;;) {
-		if (buf_reserve(b, 65536) < 0) {
-			rc = -1;
-			break;
-		}
-		size_t r = fread(b->p + b->len, 1, b->cap - b->len - 1, f);
-		b->len += r;
-		if (r == 0) {
-			rc = ferror(f) ? -1 : 0;
-			break;
-		}
-	}
-	fclose(f);
-	return rc;
-}
 
 int main(void)
 {
@@ -49,7 +27,7 @@ int main(void)
 		path[strcspn(path, "\r\n")] = '\0';
 		if (!*path)
 			continue;
-		if (read_file(path, &msg) < 0) {
+		if (file_read(path, &msg) < 0) {
 			fprintf(stderr, "light_vs_gmime: %s: %s\n", path, strerror(errno));
 			rc = 2;
 			break;

@@ -1,0 +1,251 @@
+/*
+ * fileread.c - whole message files, one at a time or many per system call;
+ * see fileread.h.
+ *
+ * A submission of n files is 4n io_uring operations and one io_uring_enter:
+ * for file k, statx(path) on its own, and the chain openat(path) into the
+ * registered file slot k -> read(slot k, FILE_BATCH_SLOT bytes) -> close(slot
+ * k), the close hard-linked so that it runs whatever the read gave. A file is
+ * taken from its slot only when statx said "regular, smaller than the slot"
+ * and the read returned exactly that size; anything else goes to file_read(),
+ * which gives the answer (or the errno) a plain read would.
+ */
+#include "core/fileread.h"
+#include "core/limits.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int file_read(const char *path, struct buf *b)
+{
+	/* O_NONBLOCK: opening a FIFO does not wait for a writer (it is then
+	 * refused as not regular); regular files ignore the flag */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0)
+		return -1;
+	buf_reset(b);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > FILE_READ_MAX) {
+		int e = errno ? errno : EFBIG;
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? e : EINVAL;
+		return -1;
+	}
+	int rc = buf_reserve(b, (size_t)st.st_size + 1);
+	while (rc == 0) {
+		ssize_t r = read(fd, b->p + b->len, b->cap - b->len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			rc = -1;
+		if (r <= 0)
+			break;
+		b->len += (size_t)r;
+		if (b->len == (size_t)st.st_size)
+			break; /* a regular file's size: no read() for EOF */
+		if (b->len > FILE_READ_MAX) {
+			errno = EFBIG; /* it grew while we read */
+			rc = -1;
+			break;
+		}
+		if (b->len + 1 >= b->cap)
+			rc = buf_reserve(b, 65536);
+	}
+	close(fd);
+	if (rc == 0)
+		buf_cstr(b);
+	return rc;
+}
+
+enum { OP_STATX, OP_OPEN, OP_READ, OP_CLOSE };
+
+struct slot {
+	const char *path;
+	struct statx stx;
+	int stx_res, read_res;
+};
+
+struct file_batch {
+	struct io_uring ring;
+	bool uring;
+	bool submitted;
+	size_t n;
+	size_t from_ring, from_read;
+	char *data;    /* FILE_BATCH_MAX slots of FILE_BATCH_SLOT bytes */
+	struct buf own; /* file_read()'s buffer */
+	struct slot slot[FILE_BATCH_MAX];
+};
+
+/* io_uring with the four operations and a table of FILE_BATCH_MAX
+ * registered (direct) descriptors, or -1. */
+static int uring_init(struct file_batch *fb)
+{
+	if (io_uring_queue_init(4 * FILE_BATCH_MAX, &fb->ring, 0) < 0)
+		return -1;
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&fb->ring);
+	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_STATX) &&
+		  io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
+		  io_uring_opcode_supported(probe, IORING_OP_READ) &&
+		  io_uring_opcode_supported(probe, IORING_OP_CLOSE);
+	if (probe)
+		io_uring_free_probe(probe);
+	int fds[FILE_BATCH_MAX];
+	for (size_t k = 0; k < FILE_BATCH_MAX; k++)
+		fds[k] = -1;
+	if (ok && io_uring_register_files(&fb->ring, fds, FILE_BATCH_MAX) < 0)
+		ok = false;
+	if (ok && !(fb->data = malloc((size_t)FILE_BATCH_MAX * FILE_BATCH_SLOT)))
+		ok = false;
+	if (!ok) {
+		io_uring_queue_exit(&fb->ring);
+		return -1;
+	}
+	return 0;
+}
+
+struct file_batch *file_batch_new(bool use_uring)
+{
+	struct file_batch *fb = calloc(1, sizeof(*fb));
+	if (fb && use_uring)
+		fb->uring = uring_init(fb) == 0;
+	return fb;
+}
+
+void file_batch_free(struct file_batch *fb)
+{
+	if (!fb)
+		return;
+	if (fb->uring) {
+		io_uring_queue_exit(&fb->ring);
+		free(fb->data);
+	}
+	buf_free(&fb->own);
+	free(fb);
+}
+
+bool file_batch_uring(const struct file_batch *fb)
+{
+	return fb->uring;
+}
+
+void file_batch_counts(const struct file_batch *fb, size_t *from_ring, size_t *from_read)
+{
+	*from_ring = fb->from_ring;
+	*from_read = fb->from_read;
+}
+
+int file_batch_add(struct file_batch *fb, const char *path)
+{
+	if (fb->submitted) {
+		fb->n = 0;
+		fb->submitted = false;
+	}
+	if (fb->n == FILE_BATCH_MAX)
+		return -1;
+	fb->slot[fb->n++] = (struct slot){ .path = path, .stx_res = -ECANCELED,
+					   .read_res = -ECANCELED };
+	return 0;
+}
+
+size_t file_batch_count(const struct file_batch *fb)
+{
+	return fb->n;
+}
+
+static struct io_uring_sqe *sqe_for(struct file_batch *fb, size_t k, unsigned op)
+{
+	/* the ring has room for 4 * FILE_BATCH_MAX: never NULL here */
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&fb->ring);
+	io_uring_sqe_set_data64(sqe, (uint64_t)k << 2 | op);
+	return sqe;
+}
+
+/* The kernel failed us mid-way (not an error of one file): stop using the
+ * ring. Operations may still be in flight and write into fb->data and the
+ * statx buffers, so neither is reused: every file goes to file_read() from
+ * now on, and fb->data is left to the kernel (a leak of one buffer, once). */
+static void uring_give_up(struct file_batch *fb)
+{
+	fb->uring = false;
+	fb->data = NULL;
+	for (size_t k = 0; k < fb->n; k++)
+		fb->slot[k].stx_res = fb->slot[k].read_res = -ECANCELED;
+}
+
+void file_batch_submit(struct file_batch *fb)
+{
+	fb->submitted = true;
+	if (!fb->uring || fb->n == 0)
+		return;
+	for (size_t k = 0; k < fb->n; k++) {
+		struct slot *s = &fb->slot[k];
+		io_uring_prep_statx(sqe_for(fb, k, OP_STATX), AT_FDCWD, s->path, 0,
+				    STATX_TYPE | STATX_SIZE, &s->stx);
+		struct io_uring_sqe *sqe = sqe_for(fb, k, OP_OPEN);
+		/* no O_CLOEXEC: a direct descriptor has no fd to inherit */
+		io_uring_prep_openat_direct(sqe, AT_FDCWD, s->path, O_RDONLY | O_NONBLOCK, 0,
+					    (unsigned)k);
+		sqe->flags |= IOSQE_IO_LINK;
+		sqe = sqe_for(fb, k, OP_READ);
+		io_uring_prep_read(sqe, (int)k, fb->data + k * FILE_BATCH_SLOT, FILE_BATCH_SLOT, 0);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+		io_uring_prep_close_direct(sqe_for(fb, k, OP_CLOSE), (unsigned)k);
+	}
+	unsigned want = 4 * (unsigned)fb->n;
+	int rc;
+	do
+		rc = io_uring_submit_and_wait(&fb->ring, want);
+	while (rc == -EINTR);
+	if (rc != (int)want) {
+		uring_give_up(fb);
+		return;
+	}
+	for (unsigned got = 0; got < want; got++) {
+		struct io_uring_cqe *cqe;
+		do
+			rc = io_uring_wait_cqe(&fb->ring, &cqe);
+		while (rc == -EINTR);
+		if (rc < 0) {
+			uring_give_up(fb);
+			return;
+		}
+		uint64_t d = io_uring_cqe_get_data64(cqe);
+		struct slot *s = &fb->slot[d >> 2];
+		if ((d & 3) == OP_STATX)
+			s->stx_res = cqe->res;
+		else if ((d & 3) == OP_READ)
+			s->read_res = cqe->res;
+		io_uring_cqe_seen(&fb->ring, cqe);
+	}
+}
+
+int file_batch_get(struct file_batch *fb, size_t k, const char **p, size_t *len)
+{
+	if (k >= fb->n || !fb->submitted) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct slot *s = &fb->slot[k];
+	if (fb->uring && s->stx_res == 0 && S_ISREG(s->stx.stx_mode) &&
+	    s->stx.stx_size < FILE_BATCH_SLOT && s->read_res >= 0 &&
+	    (uint64_t)s->read_res == s->stx.stx_size) {
+		char *d = fb->data + k * FILE_BATCH_SLOT;
+		d[s->read_res] = '\0';
+		*p = d;
+		*len = (size_t)s->read_res;
+		fb->from_ring++;
+		return 0;
+	}
+	fb->from_read++;
+	if (file_read(s->path, &fb->own) < 0)
+		return -1;
+	*p = buf_cstr(&fb->own);
+	*len = fb->own.len;
+	return 0;
+}
