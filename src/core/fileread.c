@@ -2,13 +2,20 @@
  * fileread.c - whole message files, one at a time or many per system call;
  * see fileread.h.
  *
- * A submission of n files is 4n io_uring operations and one io_uring_enter:
- * for file k, statx(path) on its own, and the chain openat(path) into the
- * registered file slot k -> read(slot k, FILE_BATCH_SLOT bytes) -> close(slot
- * k), the close hard-linked so that it runs whatever the read gave. A file is
- * taken from its slot only when statx said "regular, smaller than the slot"
- * and the read returned exactly that size; anything else goes to file_read(),
- * which gives the answer (or the errno) a plain read would.
+ * A submission of n files is 5n io_uring operations and one io_uring_enter:
+ * for file k, the chain openat(path) into the registered file slot k ->
+ * fadvise(SEQUENTIAL) -> read(FILE_BATCH_SLOT bytes) -> read(a few bytes more)
+ * -> close(slot k), both reads at the file position, the second read and the
+ * close hard-linked so that they run whatever the read before gave. The
+ * fadvise is the file-type check: it fails on a FIFO (ESPIPE), which cancels
+ * the rest (the slot's file is then replaced by the next open into it); a
+ * directory fails the read (EISDIR). A file is taken from its slot only when
+ * the first read gave 1 to FILE_BATCH_SLOT - 1 bytes and the second none:
+ * the whole file, up to its end. Anything else (an error, an empty file or a
+ * device giving nothing, a file that fills the slot, more bytes after a short
+ * read) goes to file_read(), which gives the answer (or the errno) a plain
+ * read would. No statx: io_uring always hands statx to a worker thread, which
+ * made a submission slower than four plain system calls per file.
  */
 #include "core/fileread.h"
 #include "core/limits.h"
@@ -63,12 +70,12 @@ int file_read(const char *path, struct buf *b)
 	return rc;
 }
 
-enum { OP_STATX, OP_OPEN, OP_READ, OP_CLOSE };
+enum { OP_OPEN, OP_ADVISE, OP_READ, OP_EOF, OP_CLOSE, OPS };
 
 struct slot {
 	const char *path;
-	struct statx stx;
-	int stx_res, read_res;
+	int read_res, eof_res;
+	char eof[8]; /* the second read's bytes (none at the end of the file) */
 };
 
 struct file_batch {
@@ -86,11 +93,11 @@ struct file_batch {
  * registered (direct) descriptors, or -1. */
 static int uring_init(struct file_batch *fb)
 {
-	if (io_uring_queue_init(4 * FILE_BATCH_MAX, &fb->ring, 0) < 0)
+	if (io_uring_queue_init(OPS * FILE_BATCH_MAX, &fb->ring, 0) < 0)
 		return -1;
 	struct io_uring_probe *probe = io_uring_get_probe_ring(&fb->ring);
-	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_STATX) &&
-		  io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
+	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
+		  io_uring_opcode_supported(probe, IORING_OP_FADVISE) &&
 		  io_uring_opcode_supported(probe, IORING_OP_READ) &&
 		  io_uring_opcode_supported(probe, IORING_OP_CLOSE);
 	if (probe)
@@ -148,8 +155,8 @@ int file_batch_add(struct file_batch *fb, const char *path)
 	}
 	if (fb->n == FILE_BATCH_MAX)
 		return -1;
-	fb->slot[fb->n++] = (struct slot){ .path = path, .stx_res = -ECANCELED,
-					   .read_res = -ECANCELED };
+	fb->slot[fb->n++] = (struct slot){ .path = path, .read_res = -ECANCELED,
+					   .eof_res = -ECANCELED };
 	return 0;
 }
 
@@ -160,22 +167,22 @@ size_t file_batch_count(const struct file_batch *fb)
 
 static struct io_uring_sqe *sqe_for(struct file_batch *fb, size_t k, unsigned op)
 {
-	/* the ring has room for 4 * FILE_BATCH_MAX: never NULL here */
+	/* the ring has room for OPS * FILE_BATCH_MAX: never NULL here */
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&fb->ring);
-	io_uring_sqe_set_data64(sqe, (uint64_t)k << 2 | op);
+	io_uring_sqe_set_data64(sqe, (uint64_t)k * OPS + op);
 	return sqe;
 }
 
 /* The kernel failed us mid-way (not an error of one file): stop using the
- * ring. Operations may still be in flight and write into fb->data and the
- * statx buffers, so neither is reused: every file goes to file_read() from
- * now on, and fb->data is left to the kernel (a leak of one buffer, once). */
+ * ring. Reads may still be in flight into fb->data, so it is not reused:
+ * every file goes to file_read() from now on, and fb->data is left to the
+ * kernel (a leak of one buffer, once). */
 static void uring_give_up(struct file_batch *fb)
 {
 	fb->uring = false;
 	fb->data = NULL;
 	for (size_t k = 0; k < fb->n; k++)
-		fb->slot[k].stx_res = fb->slot[k].read_res = -ECANCELED;
+		fb->slot[k].read_res = fb->slot[k].eof_res = -ECANCELED;
 }
 
 void file_batch_submit(struct file_batch *fb)
@@ -184,20 +191,26 @@ void file_batch_submit(struct file_batch *fb)
 	if (!fb->uring || fb->n == 0)
 		return;
 	for (size_t k = 0; k < fb->n; k++) {
-		struct slot *s = &fb->slot[k];
-		io_uring_prep_statx(sqe_for(fb, k, OP_STATX), AT_FDCWD, s->path, 0,
-				    STATX_TYPE | STATX_SIZE, &s->stx);
 		struct io_uring_sqe *sqe = sqe_for(fb, k, OP_OPEN);
 		/* no O_CLOEXEC: a direct descriptor has no fd to inherit */
-		io_uring_prep_openat_direct(sqe, AT_FDCWD, s->path, O_RDONLY | O_NONBLOCK, 0,
-					    (unsigned)k);
+		io_uring_prep_openat_direct(sqe, AT_FDCWD, fb->slot[k].path, O_RDONLY | O_NONBLOCK,
+					    0, (unsigned)k);
 		sqe->flags |= IOSQE_IO_LINK;
+		sqe = sqe_for(fb, k, OP_ADVISE);
+		io_uring_prep_fadvise(sqe, (int)k, 0, 0, POSIX_FADV_SEQUENTIAL);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+		/* offset -1: at the file position, which the first read moves */
 		sqe = sqe_for(fb, k, OP_READ);
-		io_uring_prep_read(sqe, (int)k, fb->data + k * FILE_BATCH_SLOT, FILE_BATCH_SLOT, 0);
+		io_uring_prep_read(sqe, (int)k, fb->data + k * FILE_BATCH_SLOT, FILE_BATCH_SLOT,
+				   (uint64_t)-1);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+		sqe = sqe_for(fb, k, OP_EOF);
+		io_uring_prep_read(sqe, (int)k, fb->slot[k].eof, sizeof(fb->slot[k].eof),
+				   (uint64_t)-1);
 		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
 		io_uring_prep_close_direct(sqe_for(fb, k, OP_CLOSE), (unsigned)k);
 	}
-	unsigned want = 4 * (unsigned)fb->n;
+	unsigned want = OPS * (unsigned)fb->n;
 	int rc;
 	do
 		rc = io_uring_submit_and_wait(&fb->ring, want);
@@ -216,11 +229,10 @@ void file_batch_submit(struct file_batch *fb)
 			return;
 		}
 		uint64_t d = io_uring_cqe_get_data64(cqe);
-		struct slot *s = &fb->slot[d >> 2];
-		if ((d & 3) == OP_STATX)
-			s->stx_res = cqe->res;
-		else if ((d & 3) == OP_READ)
-			s->read_res = cqe->res;
+		if (d % OPS == OP_READ)
+			fb->slot[d / OPS].read_res = cqe->res;
+		else if (d % OPS == OP_EOF)
+			fb->slot[d / OPS].eof_res = cqe->res;
 		io_uring_cqe_seen(&fb->ring, cqe);
 	}
 }
@@ -232,9 +244,7 @@ int file_batch_get(struct file_batch *fb, size_t k, const char **p, size_t *len)
 		return -1;
 	}
 	struct slot *s = &fb->slot[k];
-	if (fb->uring && s->stx_res == 0 && S_ISREG(s->stx.stx_mode) &&
-	    s->stx.stx_size < FILE_BATCH_SLOT && s->read_res >= 0 &&
-	    (uint64_t)s->read_res == s->stx.stx_size) {
+	if (fb->uring && s->read_res > 0 && s->read_res < FILE_BATCH_SLOT && s->eof_res == 0) {
 		char *d = fb->data + k * FILE_BATCH_SLOT;
 		d[s->read_res] = '\0';
 		*p = d;

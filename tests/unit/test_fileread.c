@@ -1,7 +1,8 @@
 /* Unit tests for src/core/fileread.c: file_read() and the io_uring batch reader,
  * which must give the same bytes and the same errno values as file_read() for
  * every kind of path (regular, empty, larger than a slot, missing, directory,
- * FIFO, relative), over several submissions. */
+ * FIFO with and without data waiting, a /proc file whose size says 0,
+ * relative), over several submissions. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,39 +140,57 @@ static void batch_kinds(bool use_uring)
 
 	/* errors: the errno values of file_read(), in a batch with good files */
 	char *good = make_file("good", 500, 7), *empty = make_file("empty", 0, 0);
-	char missing[256], fifo[256], rel[256];
+	char missing[256], fifo[256], fifo_data[256], rel[256];
 	snprintf(missing, sizeof(missing), "%s/missing", dir);
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(fifo_data, sizeof(fifo_data), "%s/fifo-data", dir);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkfifo(fifo_data, 0600), 0);
+	int wfd = open(fifo_data, O_RDWR | O_NONBLOCK); /* a writer, with bytes waiting */
+	assert_true(wfd >= 0);
+	assert_int_equal(write(wfd, "From: x\n\nhi\n", 13), 13);
+	struct buf proc = { 0 };
+	assert_int_equal(file_read("/proc/version", &proc), 0); /* st_size 0, has bytes */
+	assert_true(proc.len > 0);
 	char cwd[4096];
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	assert_int_equal(chdir(dir), 0);
 	snprintf(rel, sizeof(rel), "good");
-	const char *mixed[] = { missing, good, dir, fifo, empty, rel };
-	const int want_errno[] = { ENOENT, 0, EINVAL, EINVAL, 0, 0 };
-	for (size_t k = 0; k < 6; k++)
-		assert_int_equal(file_batch_add(fb, mixed[k]), 0);
-	file_batch_submit(fb);
-	for (size_t k = 0; k < 6; k++) {
-		const char *p = NULL;
-		size_t len = 0;
-		errno = 0;
-		int rc = file_batch_get(fb, k, &p, &len);
-		if (want_errno[k]) {
-			assert_int_equal(rc, -1);
-			assert_int_equal(errno, want_errno[k]);
-		} else {
-			assert_int_equal(rc, 0);
-			if (mixed[k] == empty)
-				assert_int_equal(len, 0);
-			else
-				assert_pattern(p, len, 500, 7);
+	const char *mixed[] = { missing, good, dir, fifo, empty, rel, fifo_data, "/proc/version" };
+	const int want_errno[] = { ENOENT, 0, EINVAL, EINVAL, 0, 0, EINVAL, 0 };
+	const size_t nmixed = sizeof(mixed) / sizeof(mixed[0]);
+	for (unsigned round = 0; round < 2; round++) {
+		/* the second round reuses the slots the failures of the first left */
+		for (size_t k = 0; k < nmixed; k++)
+			assert_int_equal(file_batch_add(fb, mixed[k]), 0);
+		file_batch_submit(fb);
+		for (size_t k = 0; k < nmixed; k++) {
+			const char *p = NULL;
+			size_t len = 0;
+			errno = 0;
+			int rc = file_batch_get(fb, k, &p, &len);
+			if (want_errno[k]) {
+				assert_int_equal(rc, -1);
+				assert_int_equal(errno, want_errno[k]);
+			} else {
+				assert_int_equal(rc, 0);
+				if (mixed[k] == empty)
+					assert_int_equal(len, 0);
+				else if (k == nmixed - 1) {
+					assert_int_equal(len, proc.len);
+					assert_memory_equal(p, proc.p, proc.len + 1);
+				}
+				else
+					assert_pattern(p, len, 500, 7);
+			}
 		}
 	}
 	errno = 0;
-	assert_int_equal(file_batch_get(fb, 6, &(const char *){ NULL }, &(size_t){ 0 }), -1);
+	assert_int_equal(file_batch_get(fb, nmixed, &(const char *){ NULL }, &(size_t){ 0 }), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(chdir(cwd), 0);
+	close(wfd);
+	buf_free(&proc);
 	free(good);
 	free(empty);
 	file_batch_free(fb);
