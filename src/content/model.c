@@ -28,7 +28,8 @@ struct file_header {
 	float eta, margin, g0, calib_a, calib_b, bias, gbias;
 	uint32_t reserved0;
 	uint64_t trained_ham, trained_spam, updates;
-	uint8_t reserved[HEADER_SIZE - 80];
+	uint64_t weights_sum; /* version 2: checksum of this header (this field 0) and weights */
+	uint8_t reserved[HEADER_SIZE - 88];
 };
 _Static_assert(sizeof(struct file_header) == HEADER_SIZE, "model header layout");
 
@@ -93,9 +94,20 @@ void model_free(struct model *m)
 	free(m);
 }
 
-/* Checks a whole file image; fills m's header fields. 0 or -1/err. */
-static int check_image(const void *img, size_t len, struct model *m, bool *has_state,
-		       char *err, size_t errlen)
+/* Checksum of header h (its weights_sum taken as 0) and the weights: XXH64 of
+ * the weights, seeded with XXH64 of the header. */
+static uint64_t weights_sum(const struct file_header *h, const float *w)
+{
+	struct file_header z = *h;
+	z.weights_sum = 0;
+	return XXH64(w, ((size_t)1 << h->bits) * sizeof(float), XXH64(&z, sizeof(z), 0));
+}
+
+/* Checks a file image (whole: every checksum; else, in a version 2 file, only
+ * header and weights, without reading the training state); fills m's header
+ * fields. 0 or -1/err. */
+static int check_image(const void *img, size_t len, bool whole, struct model *m,
+		       bool *has_state, char *err, size_t errlen)
 {
 	struct file_header h;
 	if (len < HEADER_SIZE + sizeof(uint64_t)) {
@@ -107,7 +119,7 @@ static int check_image(const void *img, size_t len, struct model *m, bool *has_s
 		errf(err, errlen, "not a model file (bad magic)");
 		return -1;
 	}
-	if (h.version != MODEL_VERSION || h.byte_order != BYTE_ORDER_MARK) {
+	if ((h.version != 1 && h.version != MODEL_VERSION) || h.byte_order != BYTE_ORDER_MARK) {
 		errf(err, errlen, "model file version %u / byte order not supported", h.version);
 		return -1;
 	}
@@ -123,7 +135,11 @@ static int check_image(const void *img, size_t len, struct model *m, bool *has_s
 	}
 	uint64_t sum;
 	memcpy(&sum, (const char *)img + len - sizeof(sum), sizeof(sum));
-	if (XXH64(img, len - sizeof(sum), 0) != sum) {
+	bool ok = h.version >= 2 && !whole
+			  ? weights_sum(&h, (const float *)((const char *)img + HEADER_SIZE)) ==
+				    h.weights_sum
+			  : XXH64(img, len - sizeof(sum), 0) == sum;
+	if (!ok) {
 		errf(err, errlen, "model file checksum mismatch (damaged or partly written)");
 		return -1;
 	}
@@ -138,7 +154,7 @@ static int check_image(const void *img, size_t len, struct model *m, bool *has_s
 	return 0;
 }
 
-struct model *model_open(const char *path, char *err, size_t errlen)
+static struct model *map_model(const char *path, bool whole, char *err, size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
@@ -162,7 +178,7 @@ struct model *model_open(const char *path, char *err, size_t errlen)
 	struct model *m = calloc(1, sizeof(*m));
 	bool state;
 	char sub[256];
-	if (!m || check_image(map, len, m, &state, sub, sizeof(sub)) < 0) {
+	if (!m || check_image(map, len, whole, m, &state, sub, sizeof(sub)) < 0) {
 		errf(err, errlen, "%s: %s", path, m ? sub : "out of memory");
 		munmap(map, len);
 		free(m);
@@ -174,9 +190,14 @@ struct model *model_open(const char *path, char *err, size_t errlen)
 	return m;
 }
 
+struct model *model_open(const char *path, char *err, size_t errlen)
+{
+	return map_model(path, false, err, errlen);
+}
+
 struct model *model_load(const char *path, char *err, size_t errlen)
 {
-	struct model *ro = model_open(path, err, errlen);
+	struct model *ro = map_model(path, true, err, errlen);
 	if (!ro)
 		return NULL;
 	struct model *m = model_new(ro->bits, &ro->p);
@@ -237,6 +258,7 @@ int model_save(const struct model *m, const char *path, bool with_state, char *e
 	h.trained_ham = m->trained_ham;
 	h.trained_spam = m->trained_spam;
 	h.updates = m->updates;
+	h.weights_sum = weights_sum(&h, m->w);
 
 	size_t plen = strlen(path);
 	char *tmp = malloc(plen + 32);

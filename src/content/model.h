@@ -26,7 +26,10 @@
 #include <stdint.h>
 
 #define MODEL_MAGIC "MXSMODEL"
-#define MODEL_VERSION 1
+/* Version 2 adds a checksum of header and weights alone, so that a reader that
+ * only classifies neither reads nor verifies the training state; version 1
+ * files (one checksum over everything) are still read. */
+#define MODEL_VERSION 2
 #define MODEL_HAS_STATE 1u /* flags: accumulators follow the weights */
 
 struct model_params {

@@ -22,6 +22,8 @@
 #include "content/trec.h"
 #include "core/limits.h"
 
+#include <xxhash.h>
+
 #ifndef UNIT_SRC_DIR
 #define UNIT_SRC_DIR "."
 #endif
@@ -649,6 +651,85 @@ static void test_model_rejects_damage(void **state)
 	unlink(path);
 }
 
+/* Version 2: a classifying reader checks header and weights only (the state
+ * is neither read nor checked: a damaged state still classifies), a training
+ * reader checks everything; version 1 files (the shipped model) still open. */
+static void test_model_version2_checksums(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct model *m = model_new(16, NULL);
+	m->w[7] = 0.5f;
+	char err[256];
+	assert_int_equal(model_save(m, path, true, err, sizeof(err)), 0);
+	model_free(m);
+	fd = open(path, O_RDONLY);
+	uint32_t version;
+	assert_int_equal(pread(fd, &version, 4, 8), 4);
+	close(fd);
+	assert_int_equal(version, 2);
+	size_t wbytes = ((size_t)1 << 16) * sizeof(float);
+	/* one byte of the training state */
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x7f", 1, 128 + wbytes + 100), 1);
+	close(fd);
+	struct model *ro = model_open(path, err, sizeof(err));
+	assert_non_null(ro);
+	assert_true(ro->w[7] == 0.5f);
+	model_free(ro);
+	assert_null(model_load(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "checksum"));
+	/* one byte of a weight: neither */
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x01", 1, 128 + 40), 1);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, "checksum"));
+	unlink(path);
+	/* a header field (the learning rate at offset 24) is covered too */
+	m = model_new(16, NULL);
+	assert_int_equal(model_save(m, path, false, err, sizeof(err)), 0);
+	model_free(m);
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x11", 1, 24), 1);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	unlink(path);
+	/* version 1: one checksum over everything, no weights_sum (offset 80) */
+	m = model_new(16, NULL);
+	m->w[9] = -0.25f;
+	assert_int_equal(model_save(m, path, true, err, sizeof(err)), 0);
+	model_free(m);
+	size_t len = model_file_size(16, true);
+	char *img = malloc(len);
+	assert_non_null(img);
+	fd = open(path, O_RDWR);
+	assert_int_equal(pread(fd, img, len, 0), (ssize_t)len);
+	version = 1;
+	memcpy(img + 8, &version, 4);
+	memset(img + 80, 0, 8);
+	uint64_t sum = XXH64(img, len - 8, 0);
+	memcpy(img + len - 8, &sum, 8);
+	assert_int_equal(pwrite(fd, img, len, 0), (ssize_t)len);
+	close(fd);
+	free(img);
+	ro = model_open(path, err, sizeof(err));
+	assert_non_null(ro);
+	assert_true(ro->w[9] == -0.25f);
+	model_free(ro);
+	struct model *rw = model_load(path, err, sizeof(err));
+	assert_non_null(rw);
+	model_free(rw);
+	/* in version 1 the classifying reader checks the state too */
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x7f", 1, 128 + wbytes + 100), 1);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	unlink(path);
+}
+
 static void test_atomic_replace(void **state)
 {
 	(void)state;
@@ -823,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_html_to_text),
 		cmocka_unit_test(test_model_learns_and_round_trips),
 		cmocka_unit_test(test_model_rejects_damage),
+		cmocka_unit_test(test_model_version2_checksums),
 		cmocka_unit_test(test_atomic_replace),
 		cmocka_unit_test(test_scl_mapping),
 		cmocka_unit_test(test_trec_perfect_and_inverted),
