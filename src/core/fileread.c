@@ -89,14 +89,19 @@ struct file_batch {
 	struct slot slot[FILE_BATCH_MAX];
 };
 
-/* io_uring with the four operations and a table of FILE_BATCH_MAX
- * registered (direct) descriptors, or -1. */
+/* io_uring with the operations used and a table of FILE_BATCH_MAX registered
+ * (direct) descriptors, or -1. LINKED_FILE (Linux 5.17): a linked read finds
+ * the file the open before it put in the slot (older kernels look the slot up
+ * at submission, and ignore the slot of an open before 5.15); RW_CUR_POS: the
+ * offset -1 of the reads means the file position. */
 static int uring_init(struct file_batch *fb)
 {
 	if (io_uring_queue_init(OPS * FILE_BATCH_MAX, &fb->ring, 0) < 0)
 		return -1;
 	struct io_uring_probe *probe = io_uring_get_probe_ring(&fb->ring);
-	bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
+	bool ok = (fb->ring.features & IORING_FEAT_LINKED_FILE) &&
+		  (fb->ring.features & IORING_FEAT_RW_CUR_POS) && probe &&
+		  io_uring_opcode_supported(probe, IORING_OP_OPENAT) &&
 		  io_uring_opcode_supported(probe, IORING_OP_FADVISE) &&
 		  io_uring_opcode_supported(probe, IORING_OP_READ) &&
 		  io_uring_opcode_supported(probe, IORING_OP_CLOSE);
@@ -174,9 +179,9 @@ static struct io_uring_sqe *sqe_for(struct file_batch *fb, size_t k, unsigned op
 }
 
 /* The kernel failed us mid-way (not an error of one file): stop using the
- * ring. Reads may still be in flight into fb->data, so it is not reused:
- * every file goes to file_read() from now on, and fb->data is left to the
- * kernel (a leak of one buffer, once). */
+ * ring. Reads may still be in flight into fb->data, so neither the ring nor
+ * the buffer is touched again: every file goes to file_read() from now on,
+ * and both are left as they are (a leak, once, of what should not happen). */
 static void uring_give_up(struct file_batch *fb)
 {
 	fb->uring = false;
