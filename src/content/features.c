@@ -1654,7 +1654,8 @@ static bool light_leaf_part(struct features *f, struct light_msg *lm, const stru
 }
 
 /* 1 when line (without its newline) is "--boundary" followed by nothing but
- * spaces and tabs, 2 for "--boundary--" so followed, else 0: GMime's test. */
+ * spaces, tabs and CRs (GMime's linear white space: a CRLF line end leaves its
+ * CR here), 2 for "--boundary--" so followed, else 0: GMime's test. */
 static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
 {
 	if (n < bl + 2 || line[0] != '-' || line[1] != '-' || memcmp(line + 2, b, bl))
@@ -1663,7 +1664,7 @@ static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
 	int kind = 1;
 	if (n >= i + 2 && line[i] == '-' && line[i + 1] == '-')
 		kind = 2, i += 2;
-	while (i < n && (line[i] == ' ' || line[i] == '\t'))
+	while (i < n && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'))
 		i++;
 	return i == n ? kind : 0;
 }
@@ -1671,18 +1672,17 @@ static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
 /*
  * The parts of a multipart body msg[pos, len) as GMime's parser splits them:
  * the preamble up to the first boundary line and the epilogue after the last
- * are not features; the newline before a boundary line belongs to it. Without
- * an end boundary, the last part runs to the end of the message (newline
- * included) and GMime warns that the message is truncated. Leaves only (no
- * nesting), each with headers; LF line ends only (GMime's CRLF rules are its
- * own).
+ * are not features; the line end before a boundary line belongs to it: two
+ * bytes when the boundary line itself ends in CR LF (or in CR at the end of
+ * the message), else one, whatever the line before ends with (GMime's rule).
+ * Without an end boundary, the last part runs to the end of the message
+ * (newline included) and GMime warns that the message is truncated. Leaves
+ * only (no nesting), each with headers.
  */
 static bool light_parts(struct features *f, const char *msg, size_t pos, size_t len,
 			const char *boundary, struct light_msg *lm)
 {
 	size_t bl = strlen(boundary);
-	if (memchr(msg + pos, '\r', len - pos))
-		return false;
 	struct light_hdr hs[LIGHT_HEADERS_MAX];
 	struct light_ct ct;
 	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
@@ -1692,8 +1692,9 @@ static bool light_parts(struct features *f, const char *msg, size_t pos, size_t 
 		size_t eol = nl ? (size_t)(nl - msg) : len;
 		int b = boundary_line(msg + pos, eol - pos, boundary, bl);
 		if (b && content) {
+			size_t crlf = msg[eol - 1] == '\r' ? 2 : 1, n = pos - content;
 			if (pos < content + 1 || !light_leaf_part(f, lm, &ct, enc, msg + content,
-								  pos - 1 - content, false))
+								  n > crlf ? n - crlf : 0, false))
 				return false;
 		}
 		if (b == 2)
@@ -1918,7 +1919,8 @@ int features_extract(struct features *f, const char *msg, size_t len)
 	emitf(&c, "m", "#size%u", bucket_log2(len));
 
 	struct light_msg lm;
-	if (!(f->flags & FEAT_NO_LIGHT) && light_eligible(f, msg, len, &lm)) {
+	f->light = !(f->flags & FEAT_NO_LIGHT) && light_eligible(f, msg, len, &lm);
+	if (f->light) {
 		light_message(&c, &lm);
 		goto done;
 	}

@@ -40,6 +40,7 @@ struct features {
 	size_t n;
 	struct buf names;    /* FEAT_NAMES: NUL-terminated names */
 	bool truncated;      /* CONTENT_FEATURES_MAX reached */
+	bool light;          /* the message took the light path, not GMime's parser */
 	/* scratch, reused from message to message */
 	uint32_t *seen;      /* dedup table of hashes */
 	size_t seen_mask;    /* part of the table in use, grows per message */

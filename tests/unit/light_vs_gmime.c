@@ -14,14 +14,32 @@
 #include <stdio.h>
 #include <string.h>
 
-int main(void)
+/* LF line ends to CRLF (a message as SMTP carries it); bare CRs kept. */
+static int to_crlf(const struct buf *in, struct buf *out)
 {
+	buf_reset(out);
+	for (size_t i = 0; i < in->len; i++) {
+		if (in->p[i] == '\n' && (i == 0 || in->p[i - 1] != '\r') && buf_append(out, "\r", 1) < 0)
+			return -1;
+		if (buf_append(out, in->p + i, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	bool crlf = argc == 2 && !strcmp(argv[1], "--crlf");
+	if (argc > 1 && !crlf) {
+		fprintf(stderr, "usage: light_vs_gmime [--crlf] < PATHS\n");
+		return 2;
+	}
 	struct features light, gmime;
 	features_init(&light, 0);
 	features_init(&gmime, FEAT_NO_LIGHT);
-	struct buf msg = { 0 };
+	struct buf msg = { 0 }, conv = { 0 };
 	char path[4096];
-	size_t compared = 0, differ = 0;
+	size_t compared = 0, differ = 0, nlight = 0;
 	int rc = 0;
 	while (fgets(path, sizeof(path), stdin)) {
 		path[strcspn(path, "\r\n")] = '\0';
@@ -32,22 +50,30 @@ int main(void)
 			rc = 2;
 			break;
 		}
-		const char *p = msg.p ? msg.p : "";
-		if (features_extract(&light, p, msg.len) < 0 ||
-		    features_extract(&gmime, p, msg.len) < 0) {
+		if (crlf && to_crlf(&msg, &conv) < 0) {
+			fprintf(stderr, "light_vs_gmime: out of memory\n");
+			rc = 2;
+			break;
+		}
+		const struct buf *m = crlf ? &conv : &msg;
+		const char *p = m->p ? m->p : "";
+		if (features_extract(&light, p, m->len) < 0 ||
+		    features_extract(&gmime, p, m->len) < 0) {
 			fprintf(stderr, "light_vs_gmime: out of memory\n");
 			rc = 2;
 			break;
 		}
 		compared++;
+		nlight += light.light;
 		if (light.n != gmime.n ||
 		    memcmp(light.hash, gmime.hash, light.n * sizeof(*light.hash)) != 0) {
 			differ++;
 			printf("%s\n", path);
 		}
 	}
-	fprintf(stderr, "compared=%zu differ=%zu\n", compared, differ);
+	fprintf(stderr, "compared=%zu differ=%zu light=%zu\n", compared, differ, nlight);
 	buf_free(&msg);
+	buf_free(&conv);
 	features_free(&light);
 	features_free(&gmime);
 	return rc ? rc : differ ? 1 : 0;

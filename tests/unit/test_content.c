@@ -350,6 +350,51 @@ static void test_light_path_equals_gmime(void **state)
 		assert_paths_agree(msgs[i], strlen(msgs[i]));
 }
 
+/* Multiparts with CRLF line ends (as SMTP carries them) take the light path and
+ * agree with GMime, including its rule that the line end before a boundary is
+ * two bytes when the boundary line ends in CR LF, else one, whatever the line
+ * before ends with. */
+static void test_light_path_crlf_multiparts(void **state)
+{
+	(void)state;
+	static const char *const light[] = {
+		"From: a@b.example\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n"
+		"preamble\r\n--b1\r\nContent-Type: text/plain\r\n\r\nplain words\r\n"
+		"--b1\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b1--\r\nepilogue\r\n",
+		/* quoted-printable soft breaks and base64 with CRLF */
+		"Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n"
+		"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: "
+		"quoted-printable\r\n\r\nsoft=\r\nbreak caf=E9\r\n--q\r\n"
+		"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+		"aGVsbG8g\r\nd29ybGQ=\r\n--q--\r\n",
+		/* boundary lines with trailing white space before the CR */
+		"Content-Type: multipart/mixed; boundary=w\r\n\r\n--w \t\r\nContent-Type: text/plain"
+		"\r\n\r\nfirst\r\n--w-- \r\n",
+		/* mixed: LF content before a CRLF boundary, CRLF content before an LF one */
+		"Content-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain\r\n"
+		"\r\nlf line\n--m\r\nContent-Type: text/plain\r\n\r\ncrlf line\r\n--m\n"
+		"Content-Type: text/plain\r\n\r\nlast\r\n--m--\r\n",
+		/* an empty part, and an end boundary at the end without a line end */
+		"Content-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\nContent-Type: text/plain\r\n"
+		"\r\n\r\n--e\r\nContent-Type: text/plain\r\n\r\nx\r\n--e--",
+		/* the end boundary's CR is the message's last byte */
+		"Content-Type: multipart/mixed; boundary=e\r\n\r\n--e\r\nContent-Type: text/plain\r\n"
+		"\r\nx\r\n--e--\r",
+		/* no end boundary: truncated, GMime warns */
+		"Content-Type: multipart/mixed; boundary=t\r\n\r\n--t\r\nContent-Type: text/plain\r\n"
+		"\r\nno end\r\n",
+	};
+	struct features f;
+	features_init(&f, 0);
+	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++) {
+		assert_paths_agree(light[i], strlen(light[i]));
+		assert_int_equal(features_extract(&f, light[i], strlen(light[i])), 0);
+		if (!f.light)
+			fail_msg("message %zu did not take the light path", i);
+	}
+	features_free(&f);
+}
+
 /* Top-level headers with 8-bit bytes or encoded words: the light path decodes
  * them as GMime does and emits GMime's warnings where GMime emits them (header
  * values that are not UTF-8 while the header block is read, then address,
@@ -896,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_and_many_parts),
 		cmocka_unit_test(test_crlf_equals_lf),
 		cmocka_unit_test(test_light_path_equals_gmime),
+		cmocka_unit_test(test_light_path_crlf_multiparts),
 		cmocka_unit_test(test_light_path_encoded_headers),
 		cmocka_unit_test(test_light_path_long_address_header),
 		cmocka_unit_test(test_light_path_addresses),
