@@ -1185,6 +1185,8 @@ struct light_hdr {
 };
 
 #define LIGHT_PARTS_MAX 16
+#define LIGHT_DEPTH_MAX 4 /* multipart levels the light path follows */
+#define LIGHT_NODES_MAX (3 * LIGHT_PARTS_MAX)
 #define LIGHT_BOUNDARY_MAX 72 /* RFC 2046 5.1.1: at most 70 characters */
 #define LIGHT_NAME_MAX 255     /* a longer file name is left to GMime */
 
@@ -1203,6 +1205,15 @@ struct light_part {
 	char fname[LIGHT_NAME_MAX + 1];
 };
 
+/* A multipart as GMime's walk meets it, in order: a multipart opens (its
+ * type), its leaves and inner multiparts follow, it closes. */
+enum light_node_kind { NODE_OPEN, NODE_LEAF, NODE_CLOSE };
+struct light_node {
+	enum light_node_kind kind;
+	size_t part; /* NODE_LEAF: index in light_msg.part */
+	char ts[64]; /* NODE_OPEN: "multipart/subtype" */
+};
+
 struct light_msg {
 	struct light_hdr h[LIGHT_HEADERS_MAX];
 	size_t n;
@@ -1210,6 +1221,9 @@ struct light_msg {
 	char multipart[64]; /* "multipart/subtype", "" for a single part */
 	struct light_part part[LIGHT_PARTS_MAX];
 	size_t nparts;
+	struct light_node node[LIGHT_NODES_MAX]; /* multiparts: the tree, in walk order */
+	size_t nnodes;
+	bool nested; /* a multipart inside the top-level one */
 	/* GMime parser warnings, which it emits before any header feature */
 	bool empty_param; /* GMIME_WARN_INVALID_PARAMETER */
 	bool truncated;	  /* GMIME_WARN_TRUNCATED_MESSAGE: no end boundary */
@@ -1669,53 +1683,122 @@ static int boundary_line(const char *line, size_t n, const char *b, size_t bl)
 	return i == n ? kind : 0;
 }
 
-/*
- * The parts of a multipart body msg[pos, len) as GMime's parser splits them:
- * the preamble up to the first boundary line and the epilogue after the last
- * are not features; the line end before a boundary line belongs to it: two
- * bytes when the boundary line itself ends in CR LF (or in CR at the end of
- * the message), else one, whatever the line before ends with (GMime's rule).
- * Without an end boundary, the last part runs to the end of the message
- * (newline included) and GMime warns that the message is truncated. Leaves
- * only (no nesting), each with headers.
- */
-static bool light_parts(struct features *f, const char *msg, size_t pos, size_t len,
-			const char *boundary, struct light_msg *lm)
+/* The boundaries of the multiparts the light path is inside, outermost first
+ * (GMime's boundary stack). */
+struct light_stack {
+	const char *b[LIGHT_DEPTH_MAX];
+	size_t bl[LIGHT_DEPTH_MAX];
+};
+
+/* Where a scan stopped: the first line at or after pos that is a boundary line
+ * of one of the levels 0..nb-1 (tested innermost first, as GMime's
+ * check_boundary()), kind 1 or 2 (end) and its level, or kind 0 at the end of
+ * the message. */
+struct light_stop {
+	size_t pos, eol; /* the line, without its newline */
+	int kind, level;
+};
+
+static struct light_stop next_boundary(const char *msg, size_t pos, size_t len,
+				       const struct light_stack *st, int nb)
 {
-	size_t bl = strlen(boundary);
-	struct light_hdr hs[LIGHT_HEADERS_MAX];
-	struct light_ct ct;
-	GMimeContentEncoding enc = GMIME_CONTENT_ENCODING_DEFAULT;
-	size_t content = 0; /* of the part being read; 0: in the preamble */
 	while (pos < len) {
 		const char *nl = memchr(msg + pos, '\n', len - pos);
 		size_t eol = nl ? (size_t)(nl - msg) : len;
-		int b = boundary_line(msg + pos, eol - pos, boundary, bl);
-		if (b && content) {
-			size_t crlf = msg[eol - 1] == '\r' ? 2 : 1, n = pos - content;
-			if (pos < content + 1 || !light_leaf_part(f, lm, &ct, enc, msg + content,
-								  n > crlf ? n - crlf : 0, false))
-				return false;
-		}
-		if (b == 2)
-			return content != 0;
-		if (b == 1 && !nl) { /* the last line: no part follows it */
-			lm->truncated = true;
-			return content != 0;
-		}
-		if (b == 1) {
-			size_t nh;
-			if (!light_header_block(msg, eol + 1, len, false, hs, &nh, &content) ||
-			    !light_entity(hs, nh, false, lm, &ct, &enc))
-				return false;
-			pos = content;
-			continue;
+		for (int k = nb - 1; k >= 0; k--) {
+			int b = boundary_line(msg + pos, eol - pos, st->b[k], st->bl[k]);
+			if (b)
+				return (struct light_stop){ pos, eol, b, k };
 		}
 		pos = eol + 1;
 	}
-	lm->truncated = true;
-	return content != 0 &&
-	       light_leaf_part(f, lm, &ct, enc, msg + content, len - content, false);
+	return (struct light_stop){ len, len, 0, -1 };
+}
+
+static bool light_node(struct light_msg *lm, enum light_node_kind kind, const char *ts)
+{
+	if (lm->nnodes == LIGHT_NODES_MAX)
+		return false;
+	struct light_node *nd = &lm->node[lm->nnodes++];
+	nd->kind = kind;
+	nd->part = lm->nparts - 1; /* NODE_LEAF: the part just added */
+	snprintf(nd->ts, sizeof(nd->ts), "%s", ts ? ts : "");
+	return true;
+}
+
+/*
+ * The parts of the multipart whose boundary is level d of st, from pos (the end
+ * of its headers), as GMime's parser splits them (parser_construct_multipart):
+ * the preamble up to its first boundary line and the epilogue after its end
+ * boundary are not features; the line end before a boundary line belongs to
+ * it: two bytes when the boundary line itself ends in CR LF (or in CR at the
+ * end of the message), else one, whatever the line before ends with. A part
+ * that is a multipart itself is read the same way one level down (a line that
+ * is the boundary of any level ends a part, innermost tested first). Without
+ * an end boundary, the last part of the top-level multipart runs to the end of
+ * the message (newline included) and GMime warns that the message is
+ * truncated. Anything else irregular (a missing end boundary below the top, a
+ * part ended by an outer boundary, a preamble ended by one, an epilogue that
+ * runs to the end of the message) is left to GMime. *stop is where the parent
+ * goes on: the boundary line, of an outer level, after the epilogue.
+ */
+static bool light_multipart(struct features *f, const char *msg, size_t pos, size_t len,
+			    struct light_stack *st, int d, struct light_msg *lm,
+			    struct light_stop *stop)
+{
+	struct light_hdr hs[LIGHT_HEADERS_MAX];
+	struct light_stop s = next_boundary(msg, pos, len, st, d + 1); /* the preamble */
+	if (s.kind != 1 || s.level != d)
+		return false;
+	for (;;) {
+		if (s.eol == len) { /* a boundary on the last line: no part follows it */
+			lm->truncated = true;
+			return d == 0 && !lm->nested && lm->nparts > 0;
+		}
+		struct light_ct ct;
+		GMimeContentEncoding enc;
+		size_t nh, content;
+		if (!light_header_block(msg, s.eol + 1, len, false, hs, &nh, &content) ||
+		    !light_entity(hs, nh, false, lm, &ct, &enc))
+			return false;
+		if (!strncmp(ct.ts, "multipart/", 10)) {
+			if (d + 1 == LIGHT_DEPTH_MAX || !ct.p.boundary[0] ||
+			    !strcmp(ct.ts, "multipart/digest") || enc != GMIME_CONTENT_ENCODING_DEFAULT ||
+			    !light_node(lm, NODE_OPEN, ct.ts))
+				return false;
+			lm->nested = true;
+			st->b[d + 1] = ct.p.boundary;
+			st->bl[d + 1] = strlen(ct.p.boundary);
+			if (!light_multipart(f, msg, content, len, st, d + 1, lm, &s) ||
+			    !light_node(lm, NODE_CLOSE, NULL))
+				return false;
+		} else {
+			s = next_boundary(msg, content, len, st, d + 1);
+			if (s.kind == 0) { /* no end boundary */
+				lm->truncated = true;
+				return d == 0 && !lm->nested &&
+				       light_leaf_part(f, lm, &ct, enc, msg + content, len - content,
+						       false) &&
+				       light_node(lm, NODE_LEAF, NULL);
+			}
+			size_t crlf = msg[s.eol - 1] == '\r' ? 2 : 1, n = s.pos - content;
+			if (s.pos < content + 1 ||
+			    !light_leaf_part(f, lm, &ct, enc, msg + content, n > crlf ? n - crlf : 0,
+					     false) ||
+			    !light_node(lm, NODE_LEAF, NULL))
+				return false;
+		}
+		if (s.level != d)
+			return false; /* an outer boundary ended this multipart */
+		if (s.kind == 1)
+			continue;
+		if (d == 0) { /* the end: the epilogue is no feature */
+			stop->kind = 0;
+			return true;
+		}
+		*stop = next_boundary(msg, s.eol == len ? len : s.eol + 1, len, st, d);
+		return stop->kind != 0;
+	}
 }
 
 /* Decides whether msg takes the light path; fills lm (decoding may use
@@ -1728,7 +1811,8 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	if (!light_header_block(msg, 0, len, true, lm->h, &lm->n, &lm->body))
 		return false;
 	lm->multipart[0] = '\0';
-	lm->nparts = 0;
+	lm->nparts = lm->nnodes = 0;
+	lm->nested = false;
 	struct light_ct ct;
 	GMimeContentEncoding enc;
 	if (!light_entity(lm->h, lm->n, true, lm, &ct, &enc))
@@ -1739,7 +1823,11 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	    enc != GMIME_CONTENT_ENCODING_DEFAULT)
 		return false;
 	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
-	return light_parts(f, msg, lm->body, len, ct.p.boundary, lm);
+	struct light_stack st = { .b = { ct.p.boundary }, .bl = { strlen(ct.p.boundary) } };
+	struct light_stop stop;
+	return light_node(lm, NODE_OPEN, ct.ts) &&
+	       light_multipart(f, msg, lm->body, len, &st, 0, lm, &stop) &&
+	       light_node(lm, NODE_CLOSE, NULL);
 }
 /* leaf() and decode_part() for a part light_eligible() accepted. */
 static void light_leaf(struct ctx *c, const struct light_part *pt)
@@ -1843,13 +1931,19 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	InternetAddressList *from_list = NULL, *reply_to_list = NULL;
 	for (size_t i = 0; i < lm->n; i++) {
 		const struct light_hdr *h = &lm->h[i];
-		if (h->kind == H_FROM)
-			from = light_address(&g, h->value, h->vlen, &a, name, &from_list);
-		else if (h->kind == H_REPLY_TO)
-			reply_to = light_address(&g, h->value, h->vlen, &b, NULL, &reply_to_list);
-		else if (address_header(h->kind))
-			light_address(&g, h->value, h->vlen, &other, NULL, NULL);
-		else if (h->kind == H_SUBJECT && !h->encoded) /* light_entity: one Subject */
+		if (address_header(h->kind)) {
+			if (h->kind == H_FROM)
+				from = light_address(&g, h->value, h->vlen, &a, name, &from_list);
+			else if (h->kind == H_REPLY_TO)
+				reply_to = light_address(&g, h->value, h->vlen, &b, NULL,
+							 &reply_to_list);
+			else
+				light_address(&g, h->value, h->vlen, &other, NULL, NULL);
+			/* GMime decodes an address header as text too, after its
+			 * address parse: an invalid encoded word warns again there */
+			if (h->encoded)
+				g_free(light_decoded(&g, h->value, h->vlen));
+		} else if (h->kind == H_SUBJECT && !h->encoded) /* light_entity: one Subject */
 			subject = h->value, subject_len = h->vlen;
 		else if (h->kind == H_SUBJECT) {
 			if ((decoded = light_decoded(&g, h->value, h->vlen))) {
@@ -1880,25 +1974,36 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	if (g.opts)
 		g_mime_parser_options_free(g.opts);
 
-	c->parts = 1;
 	if (!lm->multipart[0]) {
+		c->parts = 1;
 		structure_add(c, lm->part[0].ts);
 		emitf(c, "pt", "%s", lm->part[0].ts);
 		light_leaf(c, &lm->part[0]);
 		return;
 	}
-	structure_add(c, lm->multipart);
-	emitf(c, "pt", "%s", lm->multipart);
-	structure_add(c, "(");
-	for (size_t i = 0; i < lm->nparts; i++) {
-		if (i)
+	/* walk()'s order: each entity's type, "(" children separated by "," ")" */
+	size_t children[LIGHT_DEPTH_MAX];
+	int d = -1;
+	for (size_t i = 0; i < lm->nnodes; i++) {
+		const struct light_node *nd = &lm->node[i];
+		if (nd->kind == NODE_CLOSE) {
+			structure_add(c, ")");
+			d--;
+			continue;
+		}
+		if (d >= 0 && children[d]++)
 			structure_add(c, ",");
 		c->parts++;
-		structure_add(c, lm->part[i].ts);
-		emitf(c, "pt", "%s", lm->part[i].ts);
-		light_leaf(c, &lm->part[i]);
+		const char *ts = nd->kind == NODE_OPEN ? nd->ts : lm->part[nd->part].ts;
+		structure_add(c, ts);
+		emitf(c, "pt", "%s", ts);
+		if (nd->kind == NODE_OPEN) {
+			structure_add(c, "(");
+			children[++d] = 0;
+		} else {
+			light_leaf(c, &lm->part[nd->part]);
+		}
 	}
-	structure_add(c, ")");
 }
 
 int features_extract(struct features *f, const char *msg, size_t len)

@@ -395,6 +395,63 @@ static void test_light_path_crlf_multiparts(void **state)
 	features_free(&f);
 }
 
+/* Multiparts inside multiparts: the light path follows GMime's boundary stack
+ * (a line that is any level's boundary ends a part, innermost tested first) and
+ * emits walk()'s order; irregular nestings go to GMime, with the same features. */
+static void test_light_path_nested_multiparts(void **state)
+{
+	(void)state;
+	static const char *const light[] = {
+		"From: a@b.example\nContent-Type: multipart/mixed; boundary=out\n\npreamble\n"
+		"--out\nContent-Type: multipart/alternative; boundary=in\n\ninner preamble\n"
+		"--in\nContent-Type: text/plain\n\nplain words\n--in\nContent-Type: text/html\n\n"
+		"<p>html words</p>\n--in--\ninner epilogue\n--out\nContent-Type: application/pdf; "
+		"name=\"a.pdf\"\nContent-Transfer-Encoding: base64\nContent-Disposition: attachment\n"
+		"\nJVBERi0xLjQK\n--out--\nepilogue\n",
+		/* the same with CRLF, the inner boundary a prefix of the outer one */
+		"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain"
+		"\r\n\r\nfirst\r\n--b\r\nContent-Type: multipart/related; boundary=\"b-1\"\r\n\r\n"
+		"--b-1\r\nContent-Type: text/html\r\n\r\n<b>x</b>\r\n--b-1--\r\n\r\n--b--\r\n",
+		/* three levels */
+		"Content-Type: multipart/mixed; boundary=L0\n\n--L0\nContent-Type: multipart/mixed; "
+		"boundary=L1\n\n--L1\nContent-Type: multipart/alternative; boundary=L2\n\n--L2\n"
+		"Content-Type: text/plain\n\ndeep\n--L2--\n--L1\nContent-Type: text/plain\n\nmid\n"
+		"--L1--\n--L0--\n",
+	};
+	static const char *const gmime[] = {
+		/* the inner multipart ended by the outer boundary, no end of its own */
+		"Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/"
+		"alternative; boundary=in\n\n--in\nContent-Type: text/plain\n\nx\n--out\n"
+		"Content-Type: text/plain\n\ny\n--out--\n",
+		/* the inner preamble ended by the outer boundary: an empty multipart */
+		"Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/"
+		"alternative; boundary=in\n\nno parts\n--out--\n",
+		/* the inner epilogue runs to the end: the outer has no end */
+		"Content-Type: multipart/mixed; boundary=out\n\n--out\nContent-Type: multipart/"
+		"alternative; boundary=in\n\n--in\nContent-Type: text/plain\n\nx\n--in--\nrest\n",
+		/* five levels: deeper than the light path follows */
+		"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; "
+		"boundary=b\n\n--b\nContent-Type: multipart/mixed; boundary=c\n\n--c\nContent-Type: "
+		"multipart/mixed; boundary=d\n\n--d\nContent-Type: multipart/mixed; boundary=e\n\n--e\n"
+		"Content-Type: text/plain\n\nz\n--e--\n--d--\n--c--\n--b--\n--a--\n",
+	};
+	struct features f;
+	features_init(&f, 0);
+	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++) {
+		assert_paths_agree(light[i], strlen(light[i]));
+		assert_int_equal(features_extract(&f, light[i], strlen(light[i])), 0);
+		if (!f.light)
+			fail_msg("message %zu did not take the light path", i);
+	}
+	for (size_t i = 0; i < sizeof(gmime) / sizeof(gmime[0]); i++) {
+		assert_paths_agree(gmime[i], strlen(gmime[i]));
+		assert_int_equal(features_extract(&f, gmime[i], strlen(gmime[i])), 0);
+		if (f.light)
+			fail_msg("irregular message %zu took the light path", i);
+	}
+	features_free(&f);
+}
+
 /* Top-level headers with 8-bit bytes or encoded words: the light path decodes
  * them as GMime does and emits GMime's warnings where GMime emits them (header
  * values that are not UTF-8 while the header block is read, then address,
@@ -414,6 +471,10 @@ static void test_light_path_encoded_headers(void **state)
 		"From: a@b.example\r\nSubject: =?UTF-8?Q?fold?=\r\n\t=?UTF-8?Q?ed_CRLF?=\r\n\r\nbody\r\n",
 		"From: =?utf-8?q?J=C3=B6rg?= <j@b.example>\nSubject: x\n\nbody\n",
 		"From: J\xf6rg <j@b.example>\nSubject: x\n\nbody\n",
+		/* GMime decodes an address header as text after parsing it: an invalid
+		 * encoded word warns there too (found by fuzzing the two paths) */
+		"From:#=?x- c@dt=iso-unknown-41?Q?Mr_X?= <x@y.exa\nSubject: x\n\nbody\n",
+		"From: =?x- c?Q?Mr_X?= <x@y.example>\nCc: =?x- c?Q?Mr_Y?=\n\nbody\n",
 		"From: a@b.example\nTo: =?utf-8?q?Z?= <z@c.example>, bad@\nSubject: \xff\n\nb\n",
 		"From: a@b.example\nX-Mailer: =?utf-8?q?Mailer_=C3=A9_2?=\nUser-Agent: \xe9t\xe9\n\nb\n",
 		"From: a@b.example\nList-Id: =?utf-8?q?liste?= <l.example>\nPrecedence: bu\xf6lk\n\nb\n",
@@ -942,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_crlf_equals_lf),
 		cmocka_unit_test(test_light_path_equals_gmime),
 		cmocka_unit_test(test_light_path_crlf_multiparts),
+		cmocka_unit_test(test_light_path_nested_multiparts),
 		cmocka_unit_test(test_light_path_encoded_headers),
 		cmocka_unit_test(test_light_path_long_address_header),
 		cmocka_unit_test(test_light_path_addresses),
