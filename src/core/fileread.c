@@ -38,10 +38,16 @@ int file_read(const char *path, struct buf *b)
 	if (fd < 0)
 		return -1;
 	buf_reset(b);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > FILE_READ_MAX) {
-		int e = errno ? errno : EFBIG;
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL;
+	else if ((uint64_t)st.st_size > FILE_READ_MAX)
+		e = EFBIG;
+	if (e) {
 		close(fd);
-		errno = S_ISREG(st.st_mode) ? e : EINVAL;
+		errno = e;
 		return -1;
 	}
 	int rc = buf_reserve(b, (size_t)st.st_size + 1);

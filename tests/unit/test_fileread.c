@@ -78,6 +78,16 @@ static void test_file_read(void **state)
 	errno = 0;
 	assert_int_equal(file_read(dir, &b), -1);
 	assert_int_equal(errno, EINVAL);
+	/* larger than FILE_READ_MAX (a sparse file): EFBIG, whatever errno held */
+	char big[256];
+	snprintf(big, sizeof(big), "%s/big", dir);
+	int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)FILE_READ_MAX + 1), 0);
+	close(fd);
+	errno = ENOENT;
+	assert_int_equal(file_read(big, &b), -1);
+	assert_int_equal(errno, EFBIG);
 	/* a FIFO without a writer: refused at once, not waited on */
 	char fifo[256];
 	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
