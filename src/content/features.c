@@ -1806,9 +1806,17 @@ static bool light_multipart(struct features *f, const char *msg, size_t pos, siz
 static bool light_eligible(struct features *f, const char *msg, size_t len, struct light_msg *lm)
 {
 	lm->empty_param = lm->truncated = false;
-	if (len >= 5 && !memcmp(msg, "From ", 5))
-		return false;
-	if (!light_header_block(msg, 0, len, true, lm->h, &lm->n, &lm->body))
+	size_t start = 0;
+	if (len >= 5 && !memcmp(msg, "From ", 5)) {
+		/* an mbox "From " line: GMime's parser passes over it, without a
+		 * warning, and reads the headers after it */
+		const char *nl = memchr(msg, '\n', len);
+		if (!nl)
+			return false;
+		start = (size_t)(nl - msg) + 1;
+	}
+	if (!light_header_block(msg, start, len, true, lm->h, &lm->n, &lm->body) ||
+	    (start && !lm->n))
 		return false;
 	lm->multipart[0] = '\0';
 	lm->nparts = lm->nnodes = 0;

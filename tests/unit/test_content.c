@@ -395,6 +395,32 @@ static void test_light_path_crlf_multiparts(void **state)
 	features_free(&f);
 }
 
+/* An mbox "From " line before the headers (the corpus as the npm package ships
+ * it): GMime's parser passes over it without a warning; so does the light path. */
+static void test_light_path_mbox_from_line(void **state)
+{
+	(void)state;
+	static const char *const msgs[] = {
+		"From someone@example.com  Mon Jun 25 13:11:28 2001\nReturn-Path: <a@b.example>\n"
+		"From: a@b.example\nSubject: mbox\n\nbody words\n",
+		"From someone Mon Jan 1\r\nSubject: crlf\r\nContent-Type: multipart/mixed; "
+		"boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\npart\r\n--b--\r\n",
+		/* no headers after it, or no line end: left to GMime */
+		"From someone Mon Jan 1\n\nbody only\n",
+		"From someone Mon Jan 1",
+		"From someone\nFrom other\nSubject: two from lines\n\nx\n",
+	};
+	struct features f;
+	features_init(&f, 0);
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
+		assert_paths_agree(msgs[i], strlen(msgs[i]));
+		assert_int_equal(features_extract(&f, msgs[i], strlen(msgs[i])), 0);
+		if ((i < 2) != f.light)
+			fail_msg("message %zu: light path %d", i, f.light);
+	}
+	features_free(&f);
+}
+
 /* Multiparts inside multiparts: the light path follows GMime's boundary stack
  * (a line that is any level's boundary ends a part, innermost tested first) and
  * emits walk()'s order; irregular nestings go to GMime, with the same features. */
@@ -1003,6 +1029,7 @@ int main(void)
 		cmocka_unit_test(test_crlf_equals_lf),
 		cmocka_unit_test(test_light_path_equals_gmime),
 		cmocka_unit_test(test_light_path_crlf_multiparts),
+		cmocka_unit_test(test_light_path_mbox_from_line),
 		cmocka_unit_test(test_light_path_nested_multiparts),
 		cmocka_unit_test(test_light_path_encoded_headers),
 		cmocka_unit_test(test_light_path_long_address_header),
