@@ -197,6 +197,19 @@ static void assert_paths_agree(const char *msg, size_t len)
 	free(gmime);
 }
 
+/* assert_paths_agree(), and msg took the light path (light) or GMime's parser. */
+static void assert_path_taken(const char *msg, bool light)
+{
+	assert_paths_agree(msg, strlen(msg));
+	struct features f;
+	features_init(&f, 0);
+	assert_int_equal(features_extract(&f, msg, strlen(msg)), 0);
+	bool took = f.light;
+	features_free(&f);
+	if (took != light)
+		fail_msg("expected the %s path for:\n%s", light ? "light" : "GMime", msg);
+}
+
 /* The light path must give exactly GMime's features, in the same order (the
  * score is a float sum in that order; see features.c). */
 static void test_light_path_equals_gmime(void **state)
@@ -384,15 +397,8 @@ static void test_light_path_crlf_multiparts(void **state)
 		"Content-Type: multipart/mixed; boundary=t\r\n\r\n--t\r\nContent-Type: text/plain\r\n"
 		"\r\nno end\r\n",
 	};
-	struct features f;
-	features_init(&f, 0);
-	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++) {
-		assert_paths_agree(light[i], strlen(light[i]));
-		assert_int_equal(features_extract(&f, light[i], strlen(light[i])), 0);
-		if (!f.light)
-			fail_msg("message %zu did not take the light path", i);
-	}
-	features_free(&f);
+	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++)
+		assert_path_taken(light[i], true);
 }
 
 /* An mbox "From " line before the headers (the corpus as the npm package ships
@@ -410,15 +416,8 @@ static void test_light_path_mbox_from_line(void **state)
 		"From someone Mon Jan 1",
 		"From someone\nFrom other\nSubject: two from lines\n\nx\n",
 	};
-	struct features f;
-	features_init(&f, 0);
-	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
-		assert_paths_agree(msgs[i], strlen(msgs[i]));
-		assert_int_equal(features_extract(&f, msgs[i], strlen(msgs[i])), 0);
-		if ((i < 2) != f.light)
-			fail_msg("message %zu: light path %d", i, f.light);
-	}
-	features_free(&f);
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		assert_path_taken(msgs[i], i < 2);
 }
 
 /* Multiparts inside multiparts: the light path follows GMime's boundary stack
@@ -461,21 +460,10 @@ static void test_light_path_nested_multiparts(void **state)
 		"multipart/mixed; boundary=d\n\n--d\nContent-Type: multipart/mixed; boundary=e\n\n--e\n"
 		"Content-Type: text/plain\n\nz\n--e--\n--d--\n--c--\n--b--\n--a--\n",
 	};
-	struct features f;
-	features_init(&f, 0);
-	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++) {
-		assert_paths_agree(light[i], strlen(light[i]));
-		assert_int_equal(features_extract(&f, light[i], strlen(light[i])), 0);
-		if (!f.light)
-			fail_msg("message %zu did not take the light path", i);
-	}
-	for (size_t i = 0; i < sizeof(gmime) / sizeof(gmime[0]); i++) {
-		assert_paths_agree(gmime[i], strlen(gmime[i]));
-		assert_int_equal(features_extract(&f, gmime[i], strlen(gmime[i])), 0);
-		if (f.light)
-			fail_msg("irregular message %zu took the light path", i);
-	}
-	features_free(&f);
+	for (size_t i = 0; i < sizeof(light) / sizeof(light[0]); i++)
+		assert_path_taken(light[i], true);
+	for (size_t i = 0; i < sizeof(gmime) / sizeof(gmime[0]); i++)
+		assert_path_taken(gmime[i], false);
 }
 
 /* Top-level headers with 8-bit bytes or encoded words: the light path decodes
