@@ -16,10 +16,7 @@
 #include "core/limits.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <sys/stat.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>

@@ -1218,10 +1218,10 @@ struct light_msg {
 	struct light_hdr h[LIGHT_HEADERS_MAX];
 	size_t n;
 	size_t body;
-	char multipart[64]; /* "multipart/subtype", "" for a single part */
 	struct light_part part[LIGHT_PARTS_MAX];
 	size_t nparts;
-	struct light_node node[LIGHT_NODES_MAX]; /* multiparts: the tree, in walk order */
+	struct light_node node[LIGHT_NODES_MAX]; /* a multipart: the tree in walk order; none
+						  * for a single part */
 	size_t nnodes;
 	bool nested; /* a multipart inside the top-level one */
 	/* GMime parser warnings, which it emits before any header feature */
@@ -1715,6 +1715,14 @@ static struct light_stop next_boundary(const char *msg, size_t pos, size_t len,
 	return (struct light_stop){ len, len, 0, -1 };
 }
 
+/* A multipart the light path reads: with a boundary, not a digest (whose parts
+ * default to message/rfc822), no transfer encoding. */
+static bool multipart_ok(const struct light_ct *ct, GMimeContentEncoding enc)
+{
+	return ct->p.boundary[0] && strcmp(ct->ts, "multipart/digest") &&
+	       enc == GMIME_CONTENT_ENCODING_DEFAULT;
+}
+
 static bool light_node(struct light_msg *lm, enum light_node_kind kind, const char *ts)
 {
 	if (lm->nnodes == LIGHT_NODES_MAX)
@@ -1762,8 +1770,7 @@ static bool light_multipart(struct features *f, const char *msg, size_t pos, siz
 		    !light_entity(hs, nh, false, lm, &ct, &enc))
 			return false;
 		if (!strncmp(ct.ts, "multipart/", 10)) {
-			if (d + 1 == LIGHT_DEPTH_MAX || !ct.p.boundary[0] ||
-			    !strcmp(ct.ts, "multipart/digest") || enc != GMIME_CONTENT_ENCODING_DEFAULT ||
+			if (d + 1 == LIGHT_DEPTH_MAX || !multipart_ok(&ct, enc) ||
 			    !light_node(lm, NODE_OPEN, ct.ts))
 				return false;
 			lm->nested = true;
@@ -1818,7 +1825,6 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 	if (!light_header_block(msg, start, len, true, lm->h, &lm->n, &lm->body) ||
 	    (start && !lm->n))
 		return false;
-	lm->multipart[0] = '\0';
 	lm->nparts = lm->nnodes = 0;
 	lm->nested = false;
 	struct light_ct ct;
@@ -1827,10 +1833,8 @@ static bool light_eligible(struct features *f, const char *msg, size_t len, stru
 		return false;
 	if (strncmp(ct.ts, "multipart/", 10))
 		return light_leaf_part(f, lm, &ct, enc, msg + lm->body, len - lm->body, true);
-	if (!ct.p.boundary[0] || !strcmp(ct.ts, "multipart/digest") ||
-	    enc != GMIME_CONTENT_ENCODING_DEFAULT)
+	if (!multipart_ok(&ct, enc))
 		return false;
-	memcpy(lm->multipart, ct.ts, sizeof(lm->multipart));
 	struct light_stack st = { .b = { ct.p.boundary }, .bl = { strlen(ct.p.boundary) } };
 	struct light_stop stop;
 	return light_node(lm, NODE_OPEN, ct.ts) &&
@@ -1982,7 +1986,7 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	if (g.opts)
 		g_mime_parser_options_free(g.opts);
 
-	if (!lm->multipart[0]) {
+	if (!lm->nnodes) {
 		c->parts = 1;
 		structure_add(c, lm->part[0].ts);
 		emitf(c, "pt", "%s", lm->part[0].ts);
