@@ -567,6 +567,10 @@ static int read_answer(int fd, char **out, size_t *outlen, char *err, size_t err
 		ssize_t r = recv(fd, b + len, cap - len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
+		/* A peer that closes with our bytes unread (a refusal before it read the
+		 * request) resets the connection after its answer: the answer stands. */
+		if (r < 0 && errno == ECONNRESET && len > 0)
+			break;
 		if (r < 0) {
 			snprintf(err, errlen, "reading the answer: %s",
 				 errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
