@@ -43,6 +43,7 @@ struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_dmarc(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_dnsbl(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 struct slice;

@@ -49,6 +49,8 @@ static const struct command commands[] = {
 	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
 	{ "dmarc", cmd_dmarc,
 	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
+	{ "dnsbl", cmd_dnsbl,
+	  "dnsbl --ip IP [--dns HOST:PORT] [--json]   what dnsbl_zones/dnswl_zones say about IP" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
