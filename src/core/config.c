@@ -35,6 +35,10 @@ static const struct config_setting settings[] = {
 			      "the store"),
 	STR(run_user, "", "When started as root, switch to this user after binding listeners; "
 			  "empty keeps the current user"),
+	STR(control_socket, "control.sock",
+	    "UNIX socket of the running server for `mxscreen status|sessions|reload|ip`; a "
+	    "relative path is under var_dir; mode 0600, owned by run_user; empty disables it. "
+	    "Read at start"),
 	STR(portal_url, "http://127.0.0.1:8025",
 	    "Base URL of the sender portal; refusals link to <portal_url>/help/<reason code>"),
 	STR(smtp_listen, "127.0.0.1:2525",

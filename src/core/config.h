@@ -25,6 +25,7 @@ struct config {
 	char *hostname;
 	char *var_dir;
 	char *run_user;
+	char *control_socket;
 	char *portal_url;
 	/* listeners */
 	char *smtp_listen;

@@ -126,4 +126,22 @@
 #define FILE_BATCH_MAX 16
 #define FILE_BATCH_SLOT (128 * 1024)
 
+/* The control socket (src/net/control.c). No RFC; they bound what one local
+ * client can make the event loop hold or wait for. */
+/* One request line (a JSON object and its newline). */
+#define CONTROL_REQUEST_MAX (64 * 1024)
+/* Arguments in one request, and the length of a command name. */
+#define CONTROL_ARGS_MAX 32
+#define CONTROL_CMD_MAX 32
+/* Commands that can be registered. */
+#define CONTROL_COMMANDS_MAX 32
+/* Control connections open at once; beyond, the next is answered "busy" and closed. */
+#define CONTROL_CONNECTIONS_MAX 16
+/* Seconds a control client has to send its request, and to take the answer. */
+#define CONTROL_TIMEOUT_SEC 10
+/* Largest answer the CLI reads. */
+#define CONTROL_ANSWER_MAX (64 * 1024 * 1024)
+/* Seconds the CLI waits for an answer (a reload loads the model on the loop). */
+#define CONTROL_CLIENT_TIMEOUT_SEC 60
+
 #endif
