@@ -36,6 +36,10 @@ static const struct config_setting settings[] = {
 			      "the store"),
 	STR(run_user, "", "When started as root, switch to this user after binding listeners; "
 			  "empty keeps the current user"),
+	STR(control_socket, "control.sock",
+	    "UNIX socket of the running server for `mxscreen status|sessions|reload|ip`; a "
+	    "relative path is under var_dir; mode 0600, owned by run_user; empty disables it. "
+	    "Read at start"),
 	STR(portal_url, "http://127.0.0.1:8025",
 	    "Base URL of the sender portal; refusals link to <portal_url>/help/<reason code>"),
 	STR(smtp_listen, "127.0.0.1:2525",
@@ -141,6 +145,11 @@ static const struct config_setting settings[] = {
 	     "nothing is refused"),
 	NUM(CFG_UINT, dnsbl_threshold, "3", 1, 1000,
 	    "Total DNSBL weight (less DNSWL weight) at which a connection is refused"),
+	NUM(CFG_UINT, stats_retention_days, NSTR(STATS_RETENTION_DEFAULT), STATS_RETENTION_MIN,
+	    36500,
+	    "Days of per-IP, per-range and per-domain statistics kept in the store (at least 90); "
+	    "older days are deleted once a day, and reputation snapshots not updated for 400 days. "
+	    "Read at start"),
 	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
 	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
 	STR(content_model, "models/mxscreen.model",

@@ -26,6 +26,7 @@ struct config {
 	char *hostname;
 	char *var_dir;
 	char *run_user;
+	char *control_socket;
 	char *portal_url;
 	/* listeners */
 	char *smtp_listen;
@@ -71,6 +72,7 @@ struct config {
 	uint64_t store_flush_ms;
 	uint64_t store_batch_max;
 	uint64_t store_queue_max;
+	uint64_t stats_retention_days;
 	bool dmarc_aggregate;
 	/* DNSBL/DNSWL (reputation/dnsbl.c) */
 	char *dnsbl_zones;
