@@ -1291,3 +1291,36 @@ void smtp_session_shutdown(struct smtp_session *s)
 	REFUSE(s, 421, "4.3.2", R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
 	close_after_flush(s);
 }
+
+/* ---- for the control socket (`mxscreen sessions`) -------------------------- */
+
+static const char *const sstate_names[] = {
+	[S_HELO] = "helo", [S_READY] = "ready", [S_MAIL] = "mail", [S_RCPT] = "rcpt",
+	[S_DATA] = "data", [S_AUTH] = "auth", [S_DELIVERING] = "delivering",
+	[S_CLOSING] = "closing",
+};
+
+void smtp_server_each_session(const struct smtp_server *srv,
+			      void (*fn)(void *arg, const struct smtp_session_info *info),
+			      void *arg)
+{
+	struct timeval now, end;
+	event_base_gettimeofday_cached(srv->base, &now);
+	for (const struct smtp_session *s = srv->sessions; s; s = s->next) {
+		/* The age is read off the session-limit timer (armed at connect for
+		 * smtp_session_limit): no start time to keep in the session. */
+		double age = (double)s->cfg->smtp_session_limit;
+		if (s->life_timer && event_pending(s->life_timer, EV_TIMEOUT, &end))
+			age -= (double)(end.tv_sec - now.tv_sec) +
+			       (double)(end.tv_usec - now.tv_usec) / 1e6;
+		const char *st = (size_t)s->st < sizeof(sstate_names) / sizeof(sstate_names[0]) &&
+						 sstate_names[s->st]
+					 ? sstate_names[s->st]
+					 : "?";
+		struct smtp_session_info info = {
+			.id = s->id, .ip = s->ip, .state = st, .helo = s->helo, .rdns = s->rdns,
+			.tls = s->tls, .transactions = s->ntx, .age = age < 0 ? 0 : age,
+		};
+		fn(arg, &info);
+	}
+}
