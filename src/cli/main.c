@@ -49,6 +49,8 @@ static const struct command commands[] = {
 	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
 	{ "dmarc", cmd_dmarc,
 	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
+	{ "stats", cmd_stats,
+	  "stats [--kind ip|net|domain] [--key K] [--from DAY] [--to DAY] [--limit N] [--json]" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
