@@ -49,6 +49,7 @@ struct store;
  * status (EXIT_USAGE: bad config or no store yet; EXIT_TEMPFAIL: unreadable). hostname, if
  * not NULL, receives a copy of the configured hostname (free it). */
 struct store *cli_open_store(struct cli_ctx *ctx, char **hostname, int *rc);
+int cmd_dnsbl(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 struct slice;

@@ -51,6 +51,8 @@ static const struct command commands[] = {
 	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
 	{ "stats", cmd_stats,
 	  "stats [--kind ip|net|domain] [--key K] [--from DAY] [--to DAY] [--limit N] [--json]" },
+	{ "dnsbl", cmd_dnsbl,
+	  "dnsbl --ip IP [--dns HOST:PORT] [--json]   what dnsbl_zones/dnswl_zones say about IP" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },

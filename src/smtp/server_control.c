@@ -44,10 +44,13 @@ static json_t *cmd_status(void *arg, const char *const *args, size_t nargs, char
 	const struct config *cfg = srv->settings->cfg;
 	const struct content_filter *cf = srv->settings->content;
 	time_t now = time(NULL);
+	char started[32];
+	struct tm tm;
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&srv->started, &tm));
 	json_t *o = json_pack(
-		"{s:I,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I},s:I,s:I,s:o,s:o}", "pid",
+		"{s:I,s:s,s:s,s:I,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I},s:I,s:I,s:o,s:o}", "pid",
 		(json_int_t)getpid(), "version", MXSCREEN_VERSION, "started",
-		(json_int_t)srv->started, "uptime_s",
+		started, "uptime_s",
 		(json_int_t)(now > srv->started ? now - srv->started : 0), "hostname",
 		cfg->hostname, "listen", cfg->smtp_listen, "var_dir", cfg->var_dir, "draining",
 		srv->draining, "sessions", (json_int_t)srv->nsessions, "connections", "accepted",
