@@ -44,13 +44,13 @@ static void zones_free(struct dnsbl_zones *z)
 struct dnsbl_zones *dnsbl_zones_ref(struct dnsbl_zones *z)
 {
 	if (z)
-		z->refs++;
+		__atomic_add_fetch(&z->refs, 1, __ATOMIC_RELAXED);
 	return z;
 }
 
 void dnsbl_zones_unref(struct dnsbl_zones *z)
 {
-	if (z && --z->refs == 0)
+	if (z && __atomic_sub_fetch(&z->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		zones_free(z);
 }
 

@@ -44,7 +44,8 @@ struct dnsbl_zone {
 	size_t nitems;
 };
 
-/* A parsed zone list; immutable and reference counted (checks hold one). */
+/* A parsed zone list; immutable and reference counted (checks hold one; the count is
+ * atomic, so a settings generation released on another thread may hold one too). */
 struct dnsbl_zones {
 	int refs;
 	bool allow; /* a DNSWL list: hits mean allowlisting */
