@@ -197,9 +197,8 @@ static void decide_connect(const struct config *cfg, const struct verdict_facts 
 	if (f->ip_list == LIST_BLOCK) {
 		refuse(v, VERDICT_REJECT, R_IP_BLOCKED, 554, "5.7.1");
 		snprintf(v->detail, sizeof(v->detail), "%s is blocked here (%s%s%s)", f->client_ip,
-			 f->ip_list_entry ? f->ip_list_entry : "block list",
-			 f->ip_list_reason && *f->ip_list_reason ? ": " : "",
-			 f->ip_list_reason ? f->ip_list_reason : "");
+			 f->ip_list_entry[0] ? f->ip_list_entry : "block list",
+			 f->ip_list_reason[0] ? ": " : "", f->ip_list_reason);
 		return;
 	}
 	double bl = dnsl_weight(f, false), wl = dnsl_weight(f, true);

@@ -67,7 +67,8 @@ struct verdict_facts {
 	const char *client_rdns;  /* forward-confirmed name; NULL unknown */
 	bool fcrdns_done;         /* the lookup finished (NULL name then means none) */
 	enum list_action ip_list; /* most specific allow/block entry */
-	const char *ip_list_entry, *ip_list_reason;
+	char ip_list_entry[80];   /* "operator 192.0.2.0/24" or "config ..." */
+	char ip_list_reason[200];
 	bool pregreet, early_pipelining;
 	struct verdict_dnsl_hit dnsl[VERDICT_DNS_HITS_MAX];
 	size_t ndnsl;

@@ -2,6 +2,7 @@
  * server.c - listeners, settings generations and server-wide state; see server.h.
  */
 #include "smtp/server.h"
+#include "reputation/rep.h"
 #include "content/classify.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -140,6 +141,13 @@ int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "store: %s", sub);
 		return -1;
 	}
+	srv->rep = rep_new(cfg, srv->store, sub, sizeof(sub));
+	if (!srv->rep) {
+		snprintf(err, errlen, "store: %s", sub);
+		store_close(srv->store);
+		srv->store = NULL;
+		return -1;
+	}
 	struct store_writer_options o = {
 		.queue_max = cfg->store_queue_max,
 		.batch_max = cfg->store_batch_max,
@@ -148,10 +156,13 @@ int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen)
 	srv->store_writer = store_writer_start(srv->store, &o, sub, sizeof(sub));
 	if (!srv->store_writer) {
 		snprintf(err, errlen, "store: %s", sub);
+		rep_free(srv->rep);
+		srv->rep = NULL;
 		store_close(srv->store);
 		srv->store = NULL;
 		return -1;
 	}
+	rep_attach(srv->rep, srv->base, srv->store_writer, path);
 	log_msg(LOG_INFO, NULL, "event=store_open path=%s schema=%d queue_max=%zu batch_max=%zu "
 		"flush_ms=%u", path, store_schema_version(srv->store), o.queue_max, o.batch_max,
 		o.flush_ms);
@@ -169,6 +180,10 @@ int smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings, 
 	if (settings->dns != prev)
 		log_msg(LOG_INFO, NULL, "event=dns_reconfigured servers=\"%s\"",
 			dns_options(settings->dns)->servers);
+	if (srv->rep && rep_reconfigure(srv->rep, settings->cfg, err, errlen) < 0) {
+		smtp_settings_unref(settings);
+		return -1;
+	}
 	smtp_settings_unref(srv->settings);
 	srv->settings = settings;
 	return 0;
@@ -194,6 +209,8 @@ void smtp_server_free(struct smtp_server *srv)
 	smtp_server_drain(srv);
 	delivery_pool_free(srv->pool);
 	srv->pool = NULL;
+	rep_free(srv->rep); /* queues its last statistics and snapshots */
+	srv->rep = NULL;
 	if (srv->store_writer) {
 		struct store_writer_stats st;
 		store_writer_stop(srv->store_writer, &st);

@@ -24,6 +24,7 @@ struct recipients;
 struct content_filter;
 struct store;
 struct store_writer;
+struct reputation;
 
 struct smtp_settings {
 	int refs;
@@ -50,6 +51,7 @@ struct smtp_server {
 	struct delivery_pool *pool;
 	struct store *store;      /* owned by store_writer's thread while it runs */
 	struct store_writer *store_writer; /* NULL: nothing is recorded */
+	struct reputation *rep;   /* reputation, limits, lists (loaded with the store) */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */
@@ -59,8 +61,9 @@ struct smtp_server {
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds);
-/* Opens the store (store_path) and starts its writer thread; after privileges are
- * dropped, so the file belongs to run_user. 0, or -1 with err set. */
+/* Opens the store (store_path), loads the reputation state from it and starts
+ * its writer thread; after privileges are dropped, so the file belongs to
+ * run_user. 0, or -1 with err set. */
 int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen);
 /* Installs new settings for sessions that start from now on (it takes the
  * reference). The resolver is kept when the dns_* settings are unchanged, else
