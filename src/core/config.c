@@ -120,6 +120,11 @@ static const struct config_setting settings[] = {
 	NUM(CFG_UINT, store_queue_max, NSTR(STORE_QUEUE_DEFAULT), 1, 10000000,
 	    "Records waiting for the store writer at most; beyond, records are dropped, counted "
 	    "and logged (event=store_queue_full), never waited for. Read at start"),
+	NUM(CFG_UINT, stats_retention_days, NSTR(STATS_RETENTION_DEFAULT), STATS_RETENTION_MIN,
+	    36500,
+	    "Days of per-IP, per-range and per-domain statistics kept in the store (at least 90); "
+	    "older days are deleted once a day, and reputation snapshots not updated for 400 days. "
+	    "Read at start"),
 	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
 	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
 	STR(content_model, "models/mxscreen.model",

@@ -72,6 +72,7 @@ struct config {
 	uint64_t store_flush_ms;
 	uint64_t store_batch_max;
 	uint64_t store_queue_max;
+	uint64_t stats_retention_days;
 	bool dmarc_aggregate;
 	/* content classifier */
 	bool content_filter;

@@ -90,6 +90,12 @@
 #define STORE_FLUSH_MS_DEFAULT 1000
 /* How long a store connection waits for another's lock (the CLI reading, a migration). */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* Days of per-entity statistics kept (docs/reputation.md; SNDS-style history wants a year
+ * and a bit, 90 days at least so a quarter can be compared). */
+#define STATS_RETENTION_DEFAULT 400
+#define STATS_RETENTION_MIN 90
+/* Reputation snapshots not updated for this many days are deleted (a stranger again). */
+#define STORE_REP_RETENTION_DAYS 400
 /* Content classifier (src/content/). No RFC sets these; they bound the work
  * and memory one message can cost the classifier, whatever its size. */
 /* MIME parts examined per message, and multipart/message nesting depth. */
