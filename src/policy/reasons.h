@@ -47,7 +47,7 @@ struct reason_info {
 	const char *title; /* short, for replies and logs */
 	const char *cause; /* what happened */
 	const char *fix;   /* what the sender can do */
-	int code;          /* the reply it is given in (0: not a refusal: a verdict such as Junk) */
+	int reply;         /* the reply code it is given in (0: not a refusal: a verdict such as Junk) */
 	const char *enh;   /* and its enhanced status code (RFC 3463) */
 };
 

@@ -41,7 +41,7 @@ static const struct symbol_info catalogue[SYM__COUNT] = {
 	[SYM_HAMMERING] = { "HAMMERING", 0,
 		"the client came back before the retry-after time it was given" },
 	[SYM_SPF_PASS] = { "SPF_PASS", -0.5, "SPF pass (RFC 7208)" },
-	[SYM_SPF_FAIL] = { "SPF_FAIL", 5, "SPF fail: the domain says this IP may not send its mail" },
+	[SYM_SPF_FAIL] = { "SPF_FAIL", 3, "SPF fail: the domain says this IP may not send its mail" },
 	[SYM_SPF_SOFTFAIL] = { "SPF_SOFTFAIL", 1, "SPF softfail (~all): probably not authorized" },
 	[SYM_SPF_NEUTRAL] = { "SPF_NEUTRAL", 0, "SPF neutral: the domain makes no assertion" },
 	[SYM_SPF_NONE] = { "SPF_NONE", 0, "no SPF record (never a refusal)" },
@@ -70,7 +70,8 @@ static const struct symbol_info catalogue[SYM__COUNT] = {
 		"a DMARC failure overridden by a trusted ARC sealer (arc_trusted_sealers)" },
 	[SYM_DMARC_TEMPERROR] = { "DMARC_TEMPERROR", 0, "DMARC could not be evaluated: DNS failed temporarily" },
 	[SYM_CONTENT_SCL] = { "CONTENT_SCL_<n>", 0,
-		"the classifier's Spam Confidence Level; score = SCL - 4 (so SCL 9 alone reaches junk_score 5)" },
+		"the classifier's Spam Confidence Level: SCL content_junk_scl scores junk_score, SCL 4 scores 0, "
+		"higher SCLs in proportion; below 4, -0.5 a level (at most -2)" },
 	[SYM_CONTENT] = { "<classifier symbol>", 0, "a content fact named by the classifier" },
 };
 

@@ -67,7 +67,7 @@ enum symbol_id {
 	SYM_DMARC_QUARANTINE,
 	SYM_DMARC_OVERRIDE_ARC,
 	SYM_DMARC_TEMPERROR,
-	SYM_CONTENT_SCL, /* dynamic name: CONTENT_SCL_<n>, score = n - 4 (see symbols.c) */
+	SYM_CONTENT_SCL, /* dynamic name: CONTENT_SCL_<n>, score from the SCL (verdict.c) */
 	SYM_CONTENT,     /* dynamic name: a content symbol of the classifier */
 	SYM__COUNT
 };

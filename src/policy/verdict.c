@@ -97,7 +97,18 @@ static void limit_symbols(const struct verdict_facts *f, struct symbols *l)
 		symbols_add(l, SYM_HAMMERING);
 }
 
-static void data_symbols(const struct verdict_facts *f, struct symbols *l)
+/* CONTENT_SCL_<n>: SCL content_junk_scl scores junk_score, SCL 4 nothing, below 4 a little
+ * towards the Inbox (at most -2, so a clean text never hides an authentication failure). */
+static double scl_score(const struct config *cfg, int scl)
+{
+	if (scl < 4)
+		return (scl - 4) * 0.5;
+	double span = (double)cfg->content_junk_scl - 4;
+	return (double)cfg->junk_score * (scl - 4) / (span > 0 ? span : 1);
+}
+
+static void data_symbols(const struct config *cfg, const struct verdict_facts *f,
+			 struct symbols *l)
 {
 	if (f->ntraps)
 		symbols_add(l, SYM_TRAP_HIT);
@@ -136,7 +147,7 @@ static void data_symbols(const struct verdict_facts *f, struct symbols *l)
 	if (c) {
 		char name[SYMBOL_NAME_MAX];
 		snprintf(name, sizeof(name), "CONTENT_SCL_%d", c->scl);
-		symbols_add_named(l, SYM_CONTENT_SCL, name, (double)c->scl - 4);
+		symbols_add_named(l, SYM_CONTENT_SCL, name, scl_score(cfg, c->scl));
 	}
 }
 
@@ -348,7 +359,7 @@ void verdict_decide(const struct config *cfg, enum verdict_stage stage,
 	if (stage == STAGE_CONNECT || stage == STAGE_RCPT)
 		limit_symbols(f, &v->sym);
 	if (stage == STAGE_DATA)
-		data_symbols(f, &v->sym);
+		data_symbols(cfg, f, &v->sym);
 	if (stage != STAGE_DATA) {
 		v->score = symbols_score(&v->sym);
 		switch (stage) {

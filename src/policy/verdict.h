@@ -56,7 +56,7 @@ struct verdict_limit {
 	bool hammering;        /* came back before retry_after */
 	unsigned retry_after;  /* seconds */
 	unsigned rate_per_hour;
-	char scope_key[64];    /* "192.0.2.7" or "192.0.2.0/24" */
+	char scope_key[256];   /* "192.0.2.7" or "192.0.2.0/24" */
 	bool escalate;         /* rate_limit_escalate reached: 5xx */
 };
 
@@ -108,7 +108,7 @@ struct verdict {
 	enum reason reason;
 	int code;                /* refusals: the SMTP reply code */
 	const char *enh;         /* and its enhanced status code */
-	char detail[300];        /* refusals: what exactly, for the reply; may be empty */
+	char detail[700];        /* refusals: what exactly, for the reply; may be empty */
 	struct symbols sym;
 	double score;            /* sum of the enforcing symbols */
 	bool dry_run_refusal;    /* a dry-run check would have refused: `dry_run_reason` */

@@ -124,7 +124,7 @@ static void send_buf(struct smtp_session *s, struct buf *b)
 	} while (0)
 /* A refusal in the reply code the reason catalogue gives it. */
 #define REFUSE(s, why_, ...) \
-	REFUSE_AS(s, reason_get(why_)->code, reason_get(why_)->enh, why_, __VA_ARGS__)
+	REFUSE_AS(s, reason_get(why_)->reply, reason_get(why_)->enh, why_, __VA_ARGS__)
 
 static void on_drained(struct bufferevent *bev, void *arg)
 {
