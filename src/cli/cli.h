@@ -43,6 +43,7 @@ struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_dmarc(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_dnsbl(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 struct slice;
@@ -65,6 +66,11 @@ int cmd_classify(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_train(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_eval(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_features(struct cli_ctx *ctx, int argc, char **argv);
+/* cmd_ctl.c: through the running server's control socket. */
+int cmd_status(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_sessions(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_reload(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_ip(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 /* Reads a whole stream into b (bounded); 0, or -1 with errno. Files:

@@ -5,14 +5,17 @@
  * clean Maildir tmp/ leftovers of a crash, bind listeners, TLS, drop
  * privileges (run_user), then the event loop. SIGHUP reloads the config file,
  * certificates and recipient table for new sessions (listeners stay as they
- * are). SIGTERM/SIGINT stop accepting, let sessions finish for
- * shutdown_timeout, then send 421 to the rest; a delivery in progress always
- * completes before exit.
+ * are); so does `mxscreen reload` through the control socket, which is
+ * opened after the privileges are dropped (it belongs to run_user) and also
+ * answers `status` and `sessions`. SIGTERM/SIGINT stop accepting, let sessions
+ * finish for shutdown_timeout, then send 421 to the rest; a delivery in
+ * progress always completes before exit.
  */
 #include "cli/cli.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "deliver/maildir.h"
+#include "net/control.h"
 #include "net/listen.h"
 #include "smtp/server.h"
 
@@ -35,6 +38,7 @@ struct serve {
 	struct cli_ctx *cli;
 	struct event_base *base;
 	struct smtp_server srv;
+	struct control *control;
 	char *listen_spec;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_tick, *drain_deadline;
 };
@@ -130,31 +134,74 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	event_add(sv->drain_deadline, &(struct timeval){ (time_t)cfg->shutdown_timeout, 0 });
 }
 
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+/* Reloads the config file, certificates and recipient table for new sessions
+ * (SIGHUP and `mxscreen reload`). 0, or -1 with err set and the old config kept. */
+static int serve_reload(struct serve *sv, char *err, size_t errlen)
 {
-	(void)sig, (void)what;
-	struct serve *sv = arg;
-	char err[1024];
-	struct config *c = cli_load_config(sv->cli, err, sizeof(err));
-	struct smtp_settings *set = c ? smtp_settings_new(c, err, sizeof(err)) : NULL;
+	struct config *c = cli_load_config(sv->cli, err, errlen);
+	struct smtp_settings *set = c ? smtp_settings_new(c, err, errlen) : NULL;
 	if (!set) {
 		log_msg(LOG_ERR, NULL, "event=reload_failed error=\"%s\" note=keeping_old_config",
 			err);
 		config_unref(c);
-		return;
+		return -1;
 	}
 	enum log_level level = (enum log_level)c->log_level;
 	bool rebind = strcmp(c->smtp_listen, sv->listen_spec) != 0;
 	config_unref(c);
-	if (smtp_server_reload(&sv->srv, set, err, sizeof(err)) < 0) {
+	if (smtp_server_reload(&sv->srv, set, err, errlen) < 0) {
 		log_msg(LOG_ERR, NULL, "event=reload_failed error=\"%s\" note=keeping_old_config",
 			err);
-		return;
+		return -1;
 	}
 	if (rebind)
 		log_msg(LOG_WARN, NULL, "event=reload_listen_unchanged note=restart_to_rebind");
 	log_set_level(level);
 	log_msg(LOG_INFO, NULL, "event=reload ok=1");
+	return 0;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	char err[1024];
+	serve_reload(arg, err, sizeof(err));
+}
+
+static json_t *ctl_reload(void *arg, const char *const *args, size_t nargs, char *err,
+			  size_t errlen)
+{
+	(void)args;
+	struct serve *sv = arg;
+	if (nargs) {
+		snprintf(err, errlen, "usage: reload (no arguments)");
+		return NULL;
+	}
+	if (serve_reload(sv, err, errlen) < 0)
+		return NULL;
+	const struct config *cfg = sv->srv.settings->cfg;
+	bool rebind = strcmp(cfg->smtp_listen, sv->listen_spec) != 0;
+	return json_pack("{s:b,s:s}", "reloaded", 1, "note",
+			 rebind ? "smtp_listen changed: restart to rebind the listeners"
+				: "new sessions use the new configuration");
+}
+
+/* The control socket, if control_socket is set; after the privileges are dropped. */
+static int serve_control(struct serve *sv, const struct config *cfg, char *err, size_t errlen)
+{
+	char path[512];
+	int rc = control_socket_path(cfg, path, sizeof(path), err, errlen);
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	sv->control = control_start(sv->base, path, err, errlen);
+	if (!sv->control)
+		return -1;
+	if (smtp_server_control_register(&sv->srv, sv->control) < 0 ||
+	    control_register(sv->control, "reload", ctl_reload, sv) < 0) {
+		snprintf(err, errlen, "control socket: cannot register the commands");
+		return -1;
+	}
+	return 0;
 }
 
 int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
@@ -202,7 +249,9 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	set = NULL; /* owned by the server now */
 	nfds = 0;
-	if (smtp_server_open_store(&sv.srv, err, sizeof(err)) < 0) {
+	if (smtp_server_open_store(&sv.srv, err, sizeof(err)) < 0 ||
+	    serve_control(&sv, cfg, err, sizeof(err)) < 0) {
+		control_stop(sv.control);
 		smtp_server_free(&sv.srv);
 		event_base_free(sv.base);
 		rc = EXIT_USAGE;
@@ -220,6 +269,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 	event_base_dispatch(sv.base);
 	log_msg(LOG_INFO, NULL, "event=stop accepted=%llu messages=%llu refused=%llu",
 		sv.srv.accepted, sv.srv.messages, sv.srv.refused);
+	control_stop(sv.control);
 	smtp_server_free(&sv.srv);
 	event_free(sv.sig_term);
 	event_free(sv.sig_int);

@@ -49,6 +49,8 @@ static const struct command commands[] = {
 	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
 	{ "dmarc", cmd_dmarc,
 	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
+	{ "dnsbl", cmd_dnsbl,
+	  "dnsbl --ip IP [--dns HOST:PORT] [--json]   what dnsbl_zones/dnswl_zones say about IP" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
@@ -56,6 +58,11 @@ static const struct command commands[] = {
 	{ "train", cmd_train, "train --spam|--ham [--model FILE] FILE..." },
 	{ "eval", cmd_eval, "eval --index DIR/full/index [--model FILE | --fresh] [--results FILE]" },
 	{ "features", cmd_features, "features [--no-ngrams] < MESSAGE   feature names (debugging)" },
+	{ "status", cmd_status, "status [--json]                     the running server: counters, store, model" },
+	{ "sessions", cmd_sessions, "sessions [--json]                   the running server's SMTP sessions" },
+	{ "reload", cmd_reload, "reload [--json]                     reload the config (as SIGHUP)" },
+	{ "ip", cmd_ip,
+	  "ip show|allow|block|unblock IP[/LEN] [--reason TEXT] [--json] | ip list [--json]" },
 	{ "version", cmd_version, "version" },
 };
 

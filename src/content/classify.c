@@ -30,7 +30,7 @@ void content_classify_features(const struct model *m, const struct features *f, 
 	r->score = model_score(m, f);
 	r->probability = model_probability(m, r->score);
 	r->scl = content_scl(r->probability);
-	if (!(f->flags & FEAT_NAMES))
+	if (!(f->flags & (FEAT_NAMES | FEAT_ORIGINS)))
 		return;
 	if (ntop > CONTENT_TOP_MAX)
 		ntop = CONTENT_TOP_MAX;
@@ -56,7 +56,7 @@ void content_classify_features(const struct model *m, const struct features *f, 
 			k++;
 	}
 	for (size_t i = 0; i < k; i++) {
-		snprintf(r->top[i].name, sizeof(r->top[i].name), "%s", features_name(f, idx[i]));
+		features_name_format(f, idx[i], r->top[i].name, sizeof(r->top[i].name));
 		r->top[i].contribution = val[i];
 	}
 	r->ntop = k;
@@ -115,7 +115,7 @@ struct content_filter *content_filter_new(const char *path, char *err, size_t er
 		return NULL;
 	}
 	cf->checked = time(NULL);
-	features_init(&cf->feat, FEAT_NAMES);
+	features_init(&cf->feat, FEAT_ORIGINS); /* names for the top five only */
 	return cf;
 }
 

@@ -42,7 +42,7 @@ struct content_result {
 extern const double content_scl_cuts[SCL_MAX];
 int content_scl(double probability);
 
-/* Classifies features already extracted; top needs FEAT_NAMES. */
+/* Classifies features already extracted; top needs FEAT_NAMES or FEAT_ORIGINS. */
 void content_classify_features(const struct model *m, const struct features *f, size_t ntop,
 			       struct content_result *r);
 

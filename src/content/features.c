@@ -31,6 +31,7 @@
 #define SEEN_START 16384 /* 64 KiB: measured faster than growing from L1 size */
 #define TOKEN_MAX 40
 #define PAIR_WINDOW 2 /* 3 measured no better on either half of the corpus, and slower */
+_Static_assert(PAIR_WINDOW <= 9, "pair names write the distance as one digit");
 #define URLS_MAX 200
 #define HEADERS_MAX 200
 #define STRUCT_MAX 256
@@ -159,27 +160,115 @@ struct ctx {
 	size_t nlast;
 };
 
+/* The printable name of a feature: "fam:tok", control characters, DEL and
+ * backslash as \xNN. At most name_len(fam, n) bytes with the NUL. One
+ * function for both FEAT_NAMES and the names made on demand from FEAT_ORIGINS,
+ * so the two are the same by construction. */
+static size_t name_len(size_t famlen, size_t n)
+{
+	return famlen + 1 + 4 * n + 1;
+}
+
+static size_t format_name(char *out, const char *fam, size_t famlen, const char *tok, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o = out;
+	memcpy(o, fam, famlen);
+	o += famlen;
+	*o++ = ':';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)tok[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '\\') {
+			*o++ = '\\';
+			*o++ = 'x';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		} else {
+			*o++ = (char)ch;
+		}
+	}
+	*o++ = '\0';
+	return (size_t)(o - out);
+}
+
+/* FEAT_NAMES: the name of the feature about to be added, formatted.
+ * FEAT_ORIGINS: where it came from, raw (family length, family, token length,
+ * token): a copy of a few bytes, formatted only for the features a caller
+ * reports (features_name_format). */
 static __attribute__((noinline)) void add_name(struct ctx *c, const char *fam, const char *tok,
 					       size_t n)
 {
 	struct features *f = c->f;
+	size_t famlen = strlen(fam);
 	f->name_off[f->n] = (uint32_t)f->names.len;
-	if (buf_append_str(&f->names, fam) < 0 || buf_append(&f->names, ":", 1) < 0)
-		goto oom;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)tok[i];
-		if (ch < 0x20 || ch == 0x7f || ch == '\\') {
-			if (buf_printf(&f->names, "\\x%02x", ch) < 0)
-				goto oom;
-		} else if (buf_append(&f->names, &tok[i], 1) < 0) {
+	if (!(f->flags & FEAT_NAMES)) {
+		if (n > UINT16_MAX)
+			n = UINT16_MAX;
+		if (buf_reserve(&f->names, famlen + n + 3) < 0)
 			goto oom;
-		}
+		unsigned char *o = (unsigned char *)f->names.p + f->names.len;
+		o[0] = (unsigned char)famlen;
+		memcpy(o + 1, fam, famlen);
+		o[1 + famlen] = (unsigned char)(n & 0xff);
+		o[2 + famlen] = (unsigned char)(n >> 8);
+		if (n)
+			memcpy(o + 3 + famlen, tok, n);
+		f->names.len += famlen + n + 3;
+		return;
 	}
-	if (buf_append(&f->names, "", 1) < 0)
+	if (buf_reserve(&f->names, name_len(famlen, n)) < 0)
 		goto oom;
+	f->names.len += format_name(f->names.p + f->names.len, fam, famlen, tok, n);
 	return;
 oom:
 	c->oom = 1;
+}
+
+/* add_name(), with the FEAT_ORIGINS record written in line when it fits (the
+ * family is a literal: its length is known at compile time). */
+static inline __attribute__((always_inline)) void note_name(struct ctx *c, const char *fam,
+							    const char *tok, size_t n)
+{
+	struct features *f = c->f;
+	size_t famlen = strlen(fam);
+	if ((f->flags & FEAT_NAMES) || n > 255 || f->names.cap - f->names.len < famlen + n + 3) {
+		add_name(c, fam, tok, n);
+		return;
+	}
+	f->name_off[f->n] = (uint32_t)f->names.len;
+	unsigned char *o = (unsigned char *)f->names.p + f->names.len;
+	o[0] = (unsigned char)famlen;
+	memcpy(o + 1, fam, famlen);
+	o[1 + famlen] = (unsigned char)n;
+	o[2 + famlen] = 0;
+	memcpy(o + 3 + famlen, tok, n);
+	f->names.len += famlen + n + 3;
+}
+
+int features_name_format(const struct features *f, size_t i, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (i >= f->n || !(f->flags & (FEAT_NAMES | FEAT_ORIGINS)))
+		return -1;
+	if (f->flags & FEAT_NAMES)
+		return snprintf(out, outlen, "%s", f->names.p + f->name_off[i]) < (int)outlen ? 0 : -1;
+	const unsigned char *r = (const unsigned char *)f->names.p + f->name_off[i];
+	size_t famlen = r[0];
+	const char *fam = (const char *)r + 1;
+	size_t n = (size_t)r[1 + famlen] | (size_t)r[2 + famlen] << 8;
+	const char *tok = (const char *)r + 3 + famlen;
+	char small[256];
+	size_t need = name_len(famlen, n);
+	char *tmp = need <= sizeof(small) ? small : malloc(need);
+	if (!tmp)
+		return -1;
+	format_name(tmp, fam, famlen, tok, n);
+	int w = snprintf(out, outlen, "%s", tmp);
+	if (tmp != small)
+		free(tmp);
+	return w < (int)outlen ? 0 : -1;
 }
 
 /* The dedup table holds hashes (0 is "empty": a zero hash is stored as 1,
@@ -229,8 +318,8 @@ static inline __attribute__((always_inline)) void emit_hash(struct ctx *c, uint3
 	size_t i = seen_slot(f->seen, f->seen_mask, key);
 	bool fresh = !f->seen[i];
 	f->seen[i] = key;
-	if ((f->flags & FEAT_NAMES) && fresh)
-		add_name(c, fam, tok, n);
+	if ((f->flags & (FEAT_NAMES | FEAT_ORIGINS)) && fresh)
+		note_name(c, fam, tok, n);
 	f->hash[f->n] = h;
 	f->n += fresh;
 }
@@ -282,7 +371,7 @@ static void ngrams(struct ctx *c, const char *msg, size_t len)
 	struct features *f = c->f;
 	if ((f->flags & FEAT_NO_NGRAMS) || f->n != 0)
 		return;
-	bool names = f->flags & FEAT_NAMES;
+	bool names = f->flags & (FEAT_NAMES | FEAT_ORIGINS);
 	uint32_t *seen = f->seen, *hash = f->hash;
 	size_t mask = f->seen_mask, n = 0;
 	uint32_t win = 0;
@@ -302,12 +391,13 @@ static void ngrams(struct ctx *c, const char *msg, size_t len)
 			char tok[4] = {(char)(win >> 24), (char)(win >> 16), (char)(win >> 8),
 				       (char)win};
 			f->n = n;
-			add_name(c, "g", tok, 4);
+			note_name(c, "g", tok, 4);
 		}
 		hash[n] = h;
 		n += fresh;
 	}
 	f->n = n;
+	f->ngrams = n;
 }
 
 /* ---- words -------------------------------------------------------------- */
@@ -434,17 +524,26 @@ static inline __attribute__((always_inline)) void body_word(struct ctx *c, const
 	for (size_t d = 1; d <= PAIR_WINDOW && d <= c->nlast; d++) {
 		size_t k = (c->nlast - d) % 3;
 		uint32_t ph = mix32(((uint64_t)c->lasth[k] << 32 | h) ^ (0x70ULL + d) << 56);
-		if (f->flags & FEAT_NAMES) {
+		if (f->flags & (FEAT_NAMES | FEAT_ORIGINS)) {
+			/* "prev~d~tok", built by hand: snprintf per pair was a
+			 * tenth of the server's classification time */
 			char name[2 * TOKEN_MAX + 8];
-			int nn = snprintf(name, sizeof(name), "%s~%zu~%.*s", c->last[k], d, (int)n, tok);
-			emit_hash(c, ph, "p", name, (size_t)nn);
+			size_t pl = strlen(c->last[k]), nn = 0;
+			memcpy(name, c->last[k], pl);
+			nn = pl;
+			name[nn++] = '~';
+			name[nn++] = (char)('0' + d);
+			name[nn++] = '~';
+			memcpy(name + nn, tok, n);
+			nn += n;
+			emit_hash(c, ph, "p", name, nn);
 		} else {
 			emit_hash(c, ph, "p", NULL, 0);
 		}
 	}
 	size_t k = c->nlast % 3;
 	c->lasth[k] = h;
-	if (f->flags & FEAT_NAMES) {
+	if (f->flags & (FEAT_NAMES | FEAT_ORIGINS)) {
 		memcpy(c->last[k], tok, n);
 		c->last[k][n] = '\0';
 	}
@@ -1103,13 +1202,14 @@ static int prepare(struct features *f)
 		f->seen = calloc((size_t)1 << SEEN_BITS, sizeof(*f->seen));
 		if (!f->hash || !f->seen)
 			return -1;
-		if (f->flags & FEAT_NAMES) {
+		if (f->flags & (FEAT_NAMES | FEAT_ORIGINS)) {
 			f->name_off = malloc(CONTENT_FEATURES_MAX * sizeof(*f->name_off));
 			if (!f->name_off)
 				return -1;
 		}
 	}
 	f->n = 0;
+	f->ngrams = 0;
 	f->truncated = false;
 	f->nwords = 0;
 	f->decoded = 0;

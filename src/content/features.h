@@ -12,6 +12,9 @@
  * Every feature is binary: a set, not a bag (duplicates are dropped).
  * With FEAT_NAMES the printable name of each feature is kept too (explanations,
  * golden tests); without it no name is ever built, which is the fast path.
+ * FEAT_ORIGINS keeps only the raw family and token of each feature (a short
+ * copy) and features_name_format() makes the name of the few a caller
+ * reports, the same name FEAT_NAMES gives (the server's headers show five).
  * It does not look at the envelope or authentication results: those belong to
  * a later, stacked stage so that the content model stays pure.
  */
@@ -28,6 +31,8 @@ enum {
 	FEAT_NAMES = 1u << 0,     /* keep names (slower) */
 	FEAT_NO_NGRAMS = 1u << 1, /* leave out the 4-gram family (golden files) */
 	FEAT_NO_LIGHT = 1u << 2,  /* always parse with GMime (tests of the light path) */
+	FEAT_ORIGINS = 1u << 3,   /* keep each feature's family and token raw, unformatted:
+				   * names only for the features asked (the server) */
 };
 
 #define FEATURES_CHARSETS_MAX 16
@@ -36,9 +41,10 @@ enum {
 struct features {
 	unsigned flags;
 	uint32_t *hash;      /* n unique feature hashes, in order of first emission */
-	uint32_t *name_off;  /* FEAT_NAMES: offset of each name in names */
+	uint32_t *name_off;  /* FEAT_NAMES/FEAT_ORIGINS: offset of each name in names */
 	size_t n;
-	struct buf names;    /* FEAT_NAMES: NUL-terminated names */
+	size_t ngrams;       /* the first ngrams hashes are the byte 4-grams (family g) */
+	struct buf names;    /* FEAT_NAMES: NUL-terminated names; FEAT_ORIGINS: raw records */
 	bool truncated;      /* CONTENT_FEATURES_MAX reached */
 	bool light;          /* the message took the light path, not GMime's parser */
 	/* scratch, reused from message to message */
@@ -68,6 +74,9 @@ void features_free(struct features *f);
 int features_extract(struct features *f, const char *msg, size_t len);
 /* Name of feature i ("" without FEAT_NAMES). */
 const char *features_name(const struct features *f, size_t i);
+/* Name of feature i into out, with FEAT_NAMES or FEAT_ORIGINS (cut to
+ * outlen - 1 bytes); 0, or -1 when cut, unknown or without names ("" then). */
+int features_name_format(const struct features *f, size_t i, char *out, size_t outlen);
 /* The stable hash of one feature name such as "w:viagra" (tests, docs). */
 uint32_t features_hash_name(const char *name);
 

@@ -20,6 +20,7 @@ enum spf_action { SPF_ACTION_REJECT, SPF_ACTION_FACTS };
 enum spf_temp_action { SPF_TEMP_TEMPFAIL, SPF_TEMP_FACTS };
 enum check_mode { MODE_ENFORCE, MODE_DRY_RUN };
 enum long_lines_mode { LONG_LINES_ACCEPT, LONG_LINES_REJECT };
+enum dnsbl_mode { DNSBL_MODE_ENFORCE, DNSBL_MODE_DRY_RUN };
 
 struct config {
 	int refs;
@@ -27,6 +28,7 @@ struct config {
 	char *hostname;
 	char *var_dir;
 	char *run_user;
+	char *control_socket;
 	char *portal_url;
 	/* listeners */
 	char *smtp_listen;
@@ -74,6 +76,11 @@ struct config {
 	uint64_t store_queue_max;
 	uint64_t stats_retention_days;
 	bool dmarc_aggregate;
+	/* DNSBL/DNSWL (reputation/dnsbl.c) */
+	char *dnsbl_zones;
+	char *dnswl_zones;
+	int dnsbl_mode; /* enum dnsbl_mode */
+	uint64_t dnsbl_threshold;
 	/* content classifier */
 	bool content_filter;
 	char *content_model;
@@ -89,8 +96,6 @@ struct config {
 	uint64_t rate_limit_net_factor;
 	uint64_t rate_limit_escalate;
 	char *allow_ips, *block_ips, *allow_domains, *certified_domains, *trap_addresses;
-	uint64_t dnsbl_threshold, dnswl_threshold;
-	int dnsbl_mode; /* enum check_mode */
 	uint64_t clock_offset;
 };
 

@@ -54,6 +54,16 @@
 /* Size of an explanation string after expansion (RFC 7208 6.2). */
 #define SPF_EXPLANATION_MAX 800
 
+/* DNSBL/DNSWL (reputation/dnsbl.c). A query name is at most 253 octets (RFC 1035
+ * 2.3.4 less the root): the 64 octets of an IPv6 nibble name leave 189 for the zone.
+ * Zones per list bound the queries a connection costs; weights are per item. */
+#define DNSBL_ZONE_NAME_MAX 189
+#define DNSBL_ZONES_MAX 32
+#define DNSBL_ITEMS_MAX 128
+#define DNSBL_WEIGHT_MAX 100
+/* "DNSBL_" + the zone with dots as underscores + "_" + an octet + NUL */
+#define DNSBL_SYMBOL_MAX (6 + DNSBL_ZONE_NAME_MAX + 1 + 3 + 1)
+
 /* Size of one configuration file line. */
 #define CONFIG_LINE_MAX 4096
 /* One log line. */
@@ -125,5 +135,23 @@
 #define FILE_READ_MAX (4ull * SMTP_MESSAGE_SIZE_DEFAULT)
 #define FILE_BATCH_MAX 16
 #define FILE_BATCH_SLOT (128 * 1024)
+
+/* The control socket (src/net/control.c). No RFC; they bound what one local
+ * client can make the event loop hold or wait for. */
+/* One request line (a JSON object and its newline). */
+#define CONTROL_REQUEST_MAX (64 * 1024)
+/* Arguments in one request, and the length of a command name. */
+#define CONTROL_ARGS_MAX 32
+#define CONTROL_CMD_MAX 32
+/* Commands that can be registered. */
+#define CONTROL_COMMANDS_MAX 32
+/* Control connections open at once; beyond, the next is answered "busy" and closed. */
+#define CONTROL_CONNECTIONS_MAX 16
+/* Seconds a control client has to send its request, and to take the answer. */
+#define CONTROL_TIMEOUT_SEC 10
+/* Largest answer the CLI reads. */
+#define CONTROL_ANSWER_MAX (64 * 1024 * 1024)
+/* Seconds the CLI waits for an answer (a reload loads the model on the loop). */
+#define CONTROL_CLIENT_TIMEOUT_SEC 60
 
 #endif

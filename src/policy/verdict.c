@@ -213,8 +213,8 @@ static void decide_connect(const struct config *cfg, const struct verdict_facts 
 		return;
 	}
 	double bl = dnsl_weight(f, false), wl = dnsl_weight(f, true);
-	if (bl >= (double)cfg->dnsbl_threshold && wl < (double)cfg->dnswl_threshold) {
-		if (cfg->dnsbl_mode == MODE_DRY_RUN) {
+	if (bl > 0 && bl - wl >= (double)cfg->dnsbl_threshold) {
+		if (cfg->dnsbl_mode == DNSBL_MODE_DRY_RUN) {
 			for (size_t i = 0; i < v->sym.n; i++)
 				if (v->sym.s[i].id == SYM_DNSBL)
 					v->sym.s[i].dry_run = true;
@@ -222,8 +222,9 @@ static void decide_connect(const struct config *cfg, const struct verdict_facts 
 		} else {
 			refuse(v, VERDICT_REJECT, R_DNSBL, 554, "5.7.1");
 			size_t k = (size_t)snprintf(v->detail, sizeof(v->detail),
-						    "%s is listed in DNS blocklists (weight %g of %llu):",
-						    f->client_ip, bl,
+						    "%s is listed in DNS blocklists (weight %g, less "
+						    "allowlists %g, threshold %llu):",
+						    f->client_ip, bl, wl,
 						    (unsigned long long)cfg->dnsbl_threshold);
 			for (size_t i = 0; i < f->ndnsl && k < sizeof(v->detail); i++)
 				if (!f->dnsl[i].allow)
@@ -232,8 +233,6 @@ static void decide_connect(const struct config *cfg, const struct verdict_facts 
 			return;
 		}
 	}
-	if (wl >= (double)cfg->dnswl_threshold)
-		return; /* a listed good sender: no limit at connect */
 	decide_limit(cfg, f, v);
 }
 

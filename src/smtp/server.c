@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t errlen)
@@ -109,6 +110,7 @@ int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 	memset(srv, 0, sizeof(*srv));
 	srv->base = base;
 	srv->settings = settings;
+	srv->started = time(NULL);
 	srv->pool = delivery_pool_new(base, settings->cfg->delivery_threads);
 	if (!srv->pool)
 		return -1;

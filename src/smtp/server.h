@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 struct event_base;
 struct evconnlistener;
@@ -57,6 +58,7 @@ struct smtp_server {
 	bool draining;            /* SIGTERM: no new sessions */
 	bool closing;             /* drain deadline passed: close sessions */
 	unsigned long long accepted, refused, messages;
+	time_t started;           /* smtp_server_start, for `mxscreen status` */
 };
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
@@ -83,5 +85,22 @@ void smtp_server_free(struct smtp_server *srv);
 /* session.c */
 void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen);
 void smtp_session_shutdown(struct smtp_session *s);
+
+/* One session as `mxscreen sessions` shows it; the strings are borrowed for the call. */
+struct smtp_session_info {
+	const char *id, *ip, *state;
+	const char *helo; /* NULL before EHLO/HELO */
+	const char *rdns; /* forward-confirmed client name, or NULL */
+	bool tls;
+	unsigned transactions; /* DATA commands accepted so far */
+	double age;            /* seconds since connect */
+};
+void smtp_server_each_session(const struct smtp_server *srv,
+			      void (*fn)(void *arg, const struct smtp_session_info *info),
+			      void *arg);
+
+/* server_control.c: the `status` and `sessions` commands of the control socket. */
+struct control;
+int smtp_server_control_register(struct smtp_server *srv, struct control *c);
 
 #endif

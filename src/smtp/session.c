@@ -1034,3 +1034,27 @@ void smtp_session_shutdown(struct smtp_session *s)
 	REFUSE(s, R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
 	close_after_flush(s);
 }
+
+/* ---- for the control socket (`mxscreen sessions`) -------------------------- */
+
+void smtp_server_each_session(const struct smtp_server *srv,
+			      void (*fn)(void *arg, const struct smtp_session_info *info),
+			      void *arg)
+{
+	struct timeval now, end;
+	event_base_gettimeofday_cached(srv->base, &now);
+	for (const struct smtp_session *s = srv->sessions; s; s = s->next) {
+		/* The age is read off the session-limit timer (armed at connect for
+		 * smtp_session_limit): no start time to keep in the session. */
+		double age = (double)s->cfg->smtp_session_limit;
+		if (s->life_timer && event_pending(s->life_timer, EV_TIMEOUT, &end))
+			age -= (double)(end.tv_sec - now.tv_sec) +
+			       (double)(end.tv_usec - now.tv_usec) / 1e6;
+		const char *st = state_names[s->st];
+		struct smtp_session_info info = {
+			.id = s->id, .ip = s->ip, .state = st, .helo = s->helo, .rdns = s->pl ? pipeline_facts(s->pl)->client_rdns : NULL,
+			.tls = s->tls, .transactions = s->ntx, .age = age < 0 ? 0 : age,
+		};
+		fn(arg, &info);
+	}
+}

@@ -3,7 +3,8 @@
  * every feature family on arbitrary input, with names (the slower, fuller path)
  * and without. Checks the bounds the classifier relies on, and that the light
  * path gives exactly GMime's features in GMime's order (features.c promises it:
- * the score is a float sum in that order).
+ * the score is a float sum in that order), and that the names the server makes
+ * on demand (FEAT_ORIGINS) are the names FEAT_NAMES keeps.
  */
 #include "content/features.h"
 #include "core/limits.h"
@@ -32,6 +33,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strchr(features_name(&a, i), '\\') == NULL)
 				abort(); /* a family hashed differently from its name */
 	}
+	struct features o;
+	features_init(&o, FEAT_ORIGINS);
+	if (features_extract(&a, (const char *)data, size) == 0 &&
+	    features_extract(&o, (const char *)data, size) == 0) {
+		if (a.n != o.n || memcmp(a.hash, o.hash, a.n * sizeof(*a.hash)) != 0)
+			abort();
+		char name[512];
+		for (size_t i = 0; i < o.n; i++) {
+			int cut = features_name_format(&o, i, name, sizeof(name));
+			if (strncmp(name, features_name(&a, i), sizeof(name) - 1) != 0 ||
+			    (cut == 0) != (strlen(features_name(&a, i)) < sizeof(name)))
+				abort(); /* a name made on demand differs */
+		}
+	}
+	features_free(&o);
 	struct features g;
 	features_init(&g, FEAT_NO_LIGHT);
 	if (features_extract(&b, (const char *)data, size) == 0 &&

@@ -241,3 +241,24 @@ def test_trec_run_output_keys(tmp_path):
     assert re.fullmatch(r"messages=300 ham=\d+ spam=\d+", out[0]), out
     assert re.fullmatch(r"roca_pct=\S+ lam_pct=\S+ hm_pct=\S+ sm_pct=\S+ sm_at_hm_0\.1=\S+ "
                         r"msgs_per_s=\d+", out[1]), out
+
+
+def test_server_names_only_its_top_features():
+    """The server (content_filter_classify) keeps each feature's raw family and
+    token and names only the five it reports; on every corpus message, made
+    CRLF as SMTP carries it, the SCL, score, top features, their order, names
+    and contributions are those of a FEAT_NAMES extraction (every feature named,
+    as the server did before). Helper: tests/unit/server_top.c."""
+    index = corpus_index()
+    paths = "".join(str(index.parent / line.split()[1]) + "\n"
+                    for line in index.read_text().splitlines())
+    helper = Path(mxscreen_bin()).parent / "tests" / "unit" / "server_top"
+    model = str(ROOT / "models" / "mxscreen.model")
+    out = []
+    for args in ([model], ["--names", model]):
+        p = subprocess.run([str(helper), *args], input=paths.encode(), capture_output=True,
+                           timeout=900)
+        assert p.returncode == 0, p.stderr.decode(errors="replace")
+        out.append(p.stdout)  # bytes: a name cut at 63 bytes may end inside a UTF-8 character
+    assert out[0].count(b"\n  ") > 5 * 5000  # the top five of (nearly) every message
+    assert out[0] == out[1]
