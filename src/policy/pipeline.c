@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "net/fcrdns.h"
 #include "reputation/cidr.h"
+#include "reputation/dnsbl.h"
 #include "reputation/rep.h"
 #include "smtp/received.h"
 #include "smtp/server.h"
@@ -37,6 +38,7 @@ struct pipeline {
 	struct verdict_facts f;
 	char ip[64], net[64];
 	/* connect */
+	struct dnsbl_check *dnsbl;
 	struct fcrdns *fcrdns;
 	bool fcrdns_wanted_by_data; /* end of DATA waits for the reverse lookup */
 	struct event *greet_timer;
@@ -172,6 +174,7 @@ void pipeline_free(struct pipeline *p)
 		return;
 	pipeline_reset(p);
 	fcrdns_free(p->fcrdns);
+	dnsbl_check_free(p->dnsbl);
 	if (p->greet_timer)
 		event_free(p->greet_timer);
 	free(p);
@@ -186,7 +189,7 @@ const struct verdict_facts *pipeline_facts(const struct pipeline *p)
 
 static void connect_ready(struct pipeline *p)
 {
-	if (p->waiting != WAIT_CONNECT || !p->greet_wait_over)
+	if (p->waiting != WAIT_CONNECT || !p->greet_wait_over || p->dnsbl)
 		return;
 	p->waiting = WAIT_NONE;
 	struct verdict v;
@@ -221,11 +224,38 @@ static void on_fcrdns(void *arg, const char *name)
 	}
 }
 
+/* The DNS list answers: one symbol per hit, counted; 127.255.255.x is a refusal, not a listing. */
+static void on_dnsbl(void *arg, const struct dnsbl_result *r)
+{
+	struct pipeline *p = arg;
+	struct verdict_facts *f = &p->f;
+	for (size_t i = 0; i < r->nhits && f->ndnsl < VERDICT_DNS_HITS_MAX; i++) {
+		struct verdict_dnsl_hit *h = &f->dnsl[f->ndnsl++];
+		snprintf(h->symbol, sizeof(h->symbol), "%s", r->hit[i].symbol);
+		h->weight = r->hit[i].weight;
+		h->allow = r->hit[i].allow;
+	}
+	f->dnsbl_refused = r->refused > 0;
+	log_msg(LOG_INFO, p->ps.id, "event=dnsbl ip=%s hits=%zu block_weight=%d allow_weight=%d "
+		"refused=%u tempfail=%u wildcard=%u", p->ip, r->nhits, r->block_weight,
+		r->allow_weight, r->refused, r->tempfail, r->wildcard);
+	dnsbl_check_free(p->dnsbl); /* the callback may free the check */
+	p->dnsbl = NULL;
+	connect_ready(p);
+}
+
 enum pipeline_status pipeline_connect(struct pipeline *p, struct verdict *v)
 {
 	rep_connect(p->rep, p->ip, &p->f);
 	if (p->set->dns)
 		p->fcrdns = fcrdns_start(p->set->dns, p->ip, on_fcrdns, p);
+	/* The banner waits for the DNS lists (bounded by the resolver's timeouts), like
+	 * postscreen; an allow-listed client is not looked up. */
+	if (p->set->dns && (p->set->dnsbl || p->set->dnswl) && p->f.ip_list != LIST_ALLOW)
+		p->dnsbl = dnsbl_check_start(p->set->dns, p->set->dnsbl, p->set->dnswl, p->ip,
+					     on_dnsbl, p);
+	if (p->dnsbl)
+		p->waiting = WAIT_CONNECT;
 	if (p->cfg->smtp_greet_wait_ms > 0) {
 		p->greet_timer = evtimer_new(p->srv->base, on_greet_timer, p);
 		if (p->greet_timer) {
@@ -237,6 +267,8 @@ enum pipeline_status pipeline_connect(struct pipeline *p, struct verdict *v)
 		}
 	}
 	p->greet_wait_over = true;
+	if (p->dnsbl)
+		return PIPELINE_PENDING;
 	decide(p, STAGE_CONNECT, v);
 	return PIPELINE_DONE;
 }
@@ -405,6 +437,11 @@ void pipeline_rcpt(struct pipeline *p, const char *addr, bool *trap, struct verd
 	domain_lists(p);
 	rep_rcpt(p->rep, &p->f);
 	decide(p, STAGE_RCPT, v);
+}
+
+void pipeline_rcpt_relay(struct pipeline *p)
+{
+	rep_count(p->rep, p->ip, p->domain, ST_RCPT, 1);
 }
 
 void pipeline_rcpt_unknown(struct pipeline *p)

@@ -58,6 +58,8 @@ enum pipeline_status pipeline_mail(struct pipeline *p, const char *mail_from, bo
 				   struct verdict *v);
 /* A recipient of a local domain that exists: trap?, limits. *trap is set for traps. */
 void pipeline_rcpt(struct pipeline *p, const char *addr, bool *trap, struct verdict *v);
+/* A recipient outside the local domains was refused (counted as an RCPT command). */
+void pipeline_rcpt_relay(struct pipeline *p);
 /* An unknown recipient was refused. */
 void pipeline_rcpt_unknown(struct pipeline *p);
 /*

@@ -78,7 +78,7 @@ struct symbol_info {
 	const char *desc;  /* one line */
 };
 
-#define SYMBOL_NAME_MAX 64
+#define SYMBOL_NAME_MAX 200
 #define SYMBOLS_MAX 48
 
 struct symbol {

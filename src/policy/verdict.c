@@ -48,7 +48,16 @@ static void rep_symbols(struct symbols *l, enum rep_state s, enum symbol_id good
 		symbols_add(l, bad);
 }
 
-static void connect_symbols(const struct verdict_facts *f, struct symbols *l)
+/* Marks the symbols of one kind as dry-run (their check decides nothing). */
+static void mark_dry_run(struct symbols *l, enum symbol_id id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->s[i].id == id)
+			l->s[i].dry_run = true;
+}
+
+static void connect_symbols(const struct config *cfg, const struct verdict_facts *f,
+			    struct symbols *l)
 {
 	if (f->ip_list == LIST_ALLOW)
 		symbols_add(l, SYM_IP_ALLOWLISTED);
@@ -57,6 +66,8 @@ static void connect_symbols(const struct verdict_facts *f, struct symbols *l)
 	for (size_t i = 0; i < f->ndnsl; i++)
 		symbols_add_named(l, f->dnsl[i].allow ? SYM_DNSWL : SYM_DNSBL, f->dnsl[i].symbol,
 				  f->dnsl[i].allow ? -f->dnsl[i].weight : f->dnsl[i].weight);
+	if (cfg->dnsbl_mode == DNSBL_MODE_DRY_RUN)
+		mark_dry_run(l, SYM_DNSBL);
 	if (f->dnsbl_refused)
 		symbols_add(l, SYM_DNSBL_REFUSED);
 	if (f->pregreet)
@@ -88,13 +99,18 @@ static void mail_symbols(const struct verdict_facts *f, struct symbols *l)
 		symbols_add(l, SYM_DOMAIN_ALLOWLISTED);
 }
 
-static void limit_symbols(const struct verdict_facts *f, struct symbols *l)
+static void limit_symbols(const struct config *cfg, const struct verdict_facts *f,
+			  struct symbols *l)
 {
 	if (!f->limit.over)
 		return;
 	symbols_add(l, f->limit.net ? SYM_RATE_LIMIT_NET : SYM_RATE_LIMIT_IP);
 	if (f->limit.hammering)
 		symbols_add(l, SYM_HAMMERING);
+	if (cfg->rate_limit_mode == MODE_DRY_RUN) {
+		mark_dry_run(l, SYM_RATE_LIMIT_IP);
+		mark_dry_run(l, SYM_RATE_LIMIT_NET);
+	}
 }
 
 /* CONTENT_SCL_<n>: SCL content_junk_scl scores junk_score, SCL 4 nothing, below 4 a little
@@ -215,9 +231,6 @@ static void decide_connect(const struct config *cfg, const struct verdict_facts 
 	double bl = dnsl_weight(f, false), wl = dnsl_weight(f, true);
 	if (bl > 0 && bl - wl >= (double)cfg->dnsbl_threshold) {
 		if (cfg->dnsbl_mode == DNSBL_MODE_DRY_RUN) {
-			for (size_t i = 0; i < v->sym.n; i++)
-				if (v->sym.s[i].id == SYM_DNSBL)
-					v->sym.s[i].dry_run = true;
 			dry_run(v, R_DNSBL);
 		} else {
 			refuse(v, VERDICT_REJECT, R_DNSBL, 554, "5.7.1");
@@ -352,11 +365,11 @@ void verdict_decide(const struct config *cfg, enum verdict_stage stage,
 	memset(v, 0, sizeof(*v));
 	v->action = VERDICT_CONTINUE;
 	v->reason = R_NONE;
-	connect_symbols(f, &v->sym);
+	connect_symbols(cfg, f, &v->sym);
 	if (stage >= STAGE_MAIL)
 		mail_symbols(f, &v->sym);
 	if (stage == STAGE_CONNECT || stage == STAGE_RCPT)
-		limit_symbols(f, &v->sym);
+		limit_symbols(cfg, f, &v->sym);
 	if (stage == STAGE_DATA)
 		data_symbols(cfg, f, &v->sym);
 	if (stage != STAGE_DATA) {

@@ -45,7 +45,7 @@ enum list_action { LIST_NONE = 0, LIST_ALLOW, LIST_BLOCK };
 #define VERDICT_DNS_HITS_MAX 16
 
 struct verdict_dnsl_hit {
-	char symbol[SYMBOL_NAME_MAX]; /* DNSBL_<ZONE>_<CODE> / DNSWL_... */
+	char symbol[200]; /* DNSBL_<ZONE>_<CODE> / DNSWL_... (as reputation/dnsbl.h makes it) */
 	double weight;
 	bool allow; /* DNSWL */
 };

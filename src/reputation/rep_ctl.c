@@ -153,7 +153,9 @@ static json_t *cmd_show(struct reputation *r, const char *arg, char *err, size_t
 		if (!e)
 			continue;
 		json_array_append_new(ents, entity_json(r, e, now));
-		json_array_extend(days, last_days(r, e, now));
+		json_t *d = last_days(r, e, now);
+		json_array_extend(days, d);
+		json_decref(d);
 	}
 	json_object_set_new(o, "entities", ents);
 	json_object_set_new(o, "days", days);
@@ -177,9 +179,11 @@ static json_t *cmd_set(struct reputation *r, const char *verb, const char *const
 	cidr_format(&net, text, sizeof(text));
 	char reason[200] = "";
 	size_t k = 0;
-	for (size_t i = 1; i < nargs; i++)
-		k += (size_t)snprintf(reason + k, k < sizeof(reason) ? sizeof(reason) - k : 0, "%s%s",
-				      i > 1 ? " " : "", args[i]);
+	for (size_t i = 1; i < nargs && k < sizeof(reason); i++) {
+		if (strcmp(args[i], "--reason") == 0)
+			continue; /* `ip block NET --reason TEXT`: the client forwards the words */
+		k += (size_t)snprintf(reason + k, sizeof(reason) - k, "%s%s", k ? " " : "", args[i]);
+	}
 	bool remove = strcmp(verb, "unblock") == 0;
 	struct store_record *rec = store_record_new(STORE_IPLIST);
 	if (!rec) {
@@ -188,7 +192,7 @@ static json_t *cmd_set(struct reputation *r, const char *verb, const char *const
 	}
 	struct store_iplist *l = &rec->u.iplist;
 	l->cidr = arena_strdup(&rec->a, text);
-	l->action = remove ? "block" : verb;
+	l->action = arena_strdup(&rec->a, remove ? "block" : verb);
 	l->reason = arena_strdup(&rec->a, reason);
 	l->created_ts = rep_now(r);
 	l->remove = remove;

@@ -2,6 +2,7 @@
  * server.c - listeners, settings generations and server-wide state; see server.h.
  */
 #include "smtp/server.h"
+#include "reputation/dnsbl.h"
 #include "reputation/rep.h"
 #include "content/classify.h"
 #include "core/config.h"
@@ -53,6 +54,20 @@ struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t er
 		log_msg(LOG_INFO, NULL, "event=content_model path=%s",
 			content_filter_path(s->content));
 	}
+	/* DNS lists: parsed once per settings generation (config_finish checked the syntax). */
+	if (*cfg->dnsbl_zones)
+		s->dnsbl = dnsbl_zones_parse(cfg->dnsbl_zones, false, err, errlen);
+	if (*cfg->dnswl_zones)
+		s->dnswl = dnsbl_zones_parse(cfg->dnswl_zones, true, err, errlen);
+	if ((*cfg->dnsbl_zones && !s->dnsbl) || (*cfg->dnswl_zones && !s->dnswl)) {
+		dnsbl_zones_unref(s->dnsbl);
+		dnsbl_zones_unref(s->dnswl);
+		content_filter_free(s->content);
+		SSL_CTX_free(s->tls);
+		recipients_free(s->rcpts);
+		free(s);
+		return NULL;
+	}
 	s->cfg = config_ref(cfg);
 	return s;
 }
@@ -70,6 +85,8 @@ void smtp_settings_unref(struct smtp_settings *s)
 	SSL_CTX_free(s->tls);
 	recipients_free(s->rcpts);
 	content_filter_free(s->content);
+	dnsbl_zones_unref(s->dnsbl);
+	dnsbl_zones_unref(s->dnswl);
 	dns_free(s->dns);
 	config_unref(s->cfg);
 	free(s);

@@ -23,6 +23,7 @@ struct smtp_session;
 struct config;
 struct recipients;
 struct content_filter;
+struct dnsbl_zones;
 struct store;
 struct store_writer;
 struct reputation;
@@ -33,6 +34,7 @@ struct smtp_settings {
 	SSL_CTX *tls;             /* NULL: STARTTLS not offered */
 	struct recipients *rcpts;
 	struct content_filter *content; /* NULL when content_filter = no */
+	struct dnsbl_zones *dnsbl, *dnswl; /* NULL when none are configured */
 	struct dns *dns;          /* resolver for SPF, Sender ID, DKIM and FCrDNS: set by
 				     smtp_server_start/_reload, shared while dns_* stay equal */
 };

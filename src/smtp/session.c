@@ -357,6 +357,7 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		dom.p = item;
 	}
 	if (!config_is_local_domain(s->cfg, dom.p, dom.len)) {
+		pipeline_rcpt_relay(s->pl);
 		REFUSE(s, R_RELAY_DENIED, "<%.*s>: Relay access denied",
 		       (int)c->path.len, c->path.p);
 		client_error(s);
