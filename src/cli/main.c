@@ -49,6 +49,8 @@ static const struct command commands[] = {
 	{ "dkim", cmd_dkim, "dkim sign|verify|record ...              DKIM signing, verification, key records" },
 	{ "dmarc", cmd_dmarc,
 	  "dmarc aggregate [--day YYYY-MM-DD] [--domain D] [--json] | report --domain D --day DAY" },
+	{ "stats", cmd_stats,
+	  "stats [--kind ip|net|domain] [--key K] [--from DAY] [--to DAY] [--limit N] [--json]" },
 	{ "dnsbl", cmd_dnsbl,
 	  "dnsbl --ip IP [--dns HOST:PORT] [--json]   what dnsbl_zones/dnswl_zones say about IP" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
