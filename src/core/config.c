@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "reputation/dnsbl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -124,6 +125,31 @@ static const struct config_setting settings[] = {
 	NUM(CFG_UINT, store_queue_max, NSTR(STORE_QUEUE_DEFAULT), 1, 10000000,
 	    "Records waiting for the store writer at most; beyond, records are dropped, counted "
 	    "and logged (event=store_queue_full), never waited for. Read at start"),
+	STR(dnsbl_zones, "",
+	    "DNS blocklists asked about every client address, comma or space separated items "
+	    "`zone[=FILTER][*WEIGHT]` as in Postfix's postscreen_dnsbl_sites: FILTER limits the "
+	    "return codes that count, each octet a number or [a;b;c..d] (`127.0.0.[2..11]`), "
+	    "WEIGHT 0..100 (default 1); a zone may be named several times with different "
+	    "filters, it is asked once. Each code answered is a symbol `DNSBL_<ZONE>_<last "
+	    "octet>` weighing the sum of the matching items; 127.255.255.x (the list refused "
+	    "the query) and answers outside 127.0.0.0/8 never count. Example: "
+	    "`zen.example.org=127.0.0.[2..11]*3, bl.example.net*2` (docs/dnsbl.md; try a list "
+	    "with `mxscreen dnsbl --ip IP`)"),
+	STR(dnswl_zones, "",
+	    "DNS allowlists, same syntax as dnsbl_zones; a hit is a symbol `DNSWL_<ZONE>_<last "
+	    "octet>` whose weight counts for the client (allowlisting), e.g. "
+	    "`list.dnswl.example=127.0.[0..255].[1..3]*2`"),
+	ENUM(dnsbl_mode, "enforce", "enforce|dry-run",
+	     "'enforce': a connection whose blocklist weight, less its allowlist weight, reaches "
+	     "dnsbl_threshold is refused; 'dry-run': the hits are logged, counted and shown, "
+	     "nothing is refused"),
+	NUM(CFG_UINT, dnsbl_threshold, "3", 1, 1000,
+	    "Total DNSBL weight (less DNSWL weight) at which a connection is refused"),
+	NUM(CFG_UINT, stats_retention_days, NSTR(STATS_RETENTION_DEFAULT), STATS_RETENTION_MIN,
+	    36500,
+	    "Days of per-IP, per-range and per-domain statistics kept in the store (at least 90); "
+	    "older days are deleted once a day, and reputation snapshots not updated for 400 days. "
+	    "Read at start"),
 	NUM(CFG_BOOL, content_filter, "yes", 0, 0,
 	    "Classify every message after DATA (content classifier, docs/classifier.md)"),
 	STR(content_model, "models/mxscreen.model",
@@ -131,6 +157,54 @@ static const struct config_setting settings[] = {
 	    "then next to the program's directory (../ of the binary)"),
 	NUM(CFG_UINT, content_junk_scl, "5", 1, 10,
 	    "Spam Confidence Level (0-9) from which a message goes to the Junk folder; 10: never"),
+	NUM(CFG_UINT, junk_score, "5", 1, 1000,
+	    "Sum of symbol scores (X-Mxscreen-Symbols, docs/symbols.md) from which a message "
+	    "goes to the Junk folder even when no single check junks it"),
+	ENUM(smtp_long_lines, "accept", "accept|reject",
+	     "Message lines longer than 1000 octets (RFC 5321 4.5.3.1.6): 'accept' stores the "
+	     "message as received with the symbol LONG_LINE (as RFC 5321 4.5.3.1 asks of "
+	     "servers); 'reject' refuses it with 550 5.6.0 after the terminator"),
+	NUM(CFG_UINT, smtp_greet_wait_ms, "0", 0, 30000,
+	    "Milliseconds the banner waits (longer while DNS list lookups run, up to the DNS "
+	    "timeout); a client that talks before the banner gets the symbol PREGREET "
+	    "(RFC 5321 4.3.1: a client must wait for the greeting)"),
+	NUM(CFG_DURATION, reputation_half_life, "7d", 3600, 31536000,
+	    "Half-life of the decaying counters reputation is computed from "
+	    "(docs/reputation.md): behaviour that improves recovers the score at this pace"),
+	ENUM(rate_limit_mode, "enforce", "enforce|dry-run",
+	     "Sending limits (token buckets per IP and range): 'enforce' answers 421 4.7.28 and "
+	     "closes; 'dry-run' only logs, counts and shows the symbol"),
+	NUM(CFG_UINT, rate_limit_new, "60", 1, 100000000,
+	    "Recipients per hour allowed to an IP without history (warm-up); it grows with "
+	    "Inbox deliveries up to rate_limit_good"),
+	NUM(CFG_UINT, rate_limit_good, "3600", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a good reputation"),
+	NUM(CFG_UINT, rate_limit_suspect, "30", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a suspect reputation"),
+	NUM(CFG_UINT, rate_limit_bad, "6", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a bad reputation"),
+	NUM(CFG_UINT, rate_limit_net_factor, "4", 1, 1000,
+	    "A /24 (IPv4) or /64 (IPv6) is allowed this many times the rate of one IP of its state"),
+	NUM(CFG_UINT, rate_limit_escalate, "0", 0, 1000000,
+	    "Times in one UTC day a limited sender may come back before its retry-after time "
+	    "before the 421 becomes 550 5.7.28 naming this setting; 0: never (always 4xx)"),
+	STR(allow_ips, "", "IP addresses and ranges (CIDR, comma separated) exempt from limits, "
+			   "blocklists and reputation refusals"),
+	STR(block_ips, "", "IP addresses and ranges (CIDR, comma separated) refused at connect "
+			   "(554 5.7.1 MXS-REP-001); `mxscreen ip block` adds to them at run time"),
+	STR(allow_domains, "", "Sender domains exempt from limits and content junking when SPF- "
+			       "or DKIM-aligned (comma separated)"),
+	STR(certified_domains, "",
+	    "Certified sender domains (a sender-certification program): when SPF- or "
+	    "DKIM-aligned they skip the sending limits and content junking; never an "
+	    "authentication failure"),
+	STR(trap_addresses, "",
+	    "Spam trap addresses and domains (user@domain or @domain, comma separated): mail "
+	    "to them is accepted into <var_dir>/traps/ (never a user mailbox), counted as a trap "
+	    "hit for the source, and the sender is never told"),
+	NUM(CFG_DURATION, clock_offset, "0", 0, 315360000,
+	    "For tests: seconds added to the clock of reputation, limits and statistics (decay "
+	    "without sleeping); leave 0 in production"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -512,6 +586,16 @@ int config_finish(struct config *c, char *err, size_t errlen)
 	if (!*c->tls_cert != !*c->tls_key) {
 		errf(err, errlen, "tls_cert and tls_key must be set together");
 		return -1;
+	}
+	for (int allow = 0; allow < 2; allow++) {
+		char sub[300];
+		struct dnsbl_zones *z = dnsbl_zones_parse(allow ? c->dnswl_zones : c->dnsbl_zones,
+							  allow, sub, sizeof(sub));
+		if (!z) {
+			errf(err, errlen, "%s: %s", allow ? "dnswl_zones" : "dnsbl_zones", sub);
+			return -1;
+		}
+		dnsbl_zones_unref(z);
 	}
 	if (strcmp(c->recipients, "any") != 0 && access(c->recipients, R_OK) < 0) {
 		errf(err, errlen, "recipients: %s: %s", c->recipients, strerror(errno));

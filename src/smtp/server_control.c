@@ -10,6 +10,7 @@
 #include "deliver/pool.h"
 #include "net/control.h"
 #include "smtp/server.h"
+#include "reputation/rep.h"
 #include "store/writer.h"
 
 #include <stdio.h>
@@ -44,10 +45,13 @@ static json_t *cmd_status(void *arg, const char *const *args, size_t nargs, char
 	const struct config *cfg = srv->settings->cfg;
 	const struct content_filter *cf = srv->settings->content;
 	time_t now = time(NULL);
+	char started[32];
+	struct tm tm;
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&srv->started, &tm));
 	json_t *o = json_pack(
-		"{s:I,s:s,s:I,s:I,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I},s:I,s:I,s:o,s:o}", "pid",
+		"{s:I,s:s,s:s,s:I,s:s,s:s,s:s,s:b,s:I,s:{s:I,s:I},s:I,s:I,s:o,s:o}", "pid",
 		(json_int_t)getpid(), "version", MXSCREEN_VERSION, "started",
-		(json_int_t)srv->started, "uptime_s",
+		started, "uptime_s",
 		(json_int_t)(now > srv->started ? now - srv->started : 0), "hostname",
 		cfg->hostname, "listen", cfg->smtp_listen, "var_dir", cfg->var_dir, "draining",
 		srv->draining, "sessions", (json_int_t)srv->nsessions, "connections", "accepted",
@@ -89,10 +93,23 @@ static json_t *cmd_sessions(void *arg, const char *const *args, size_t nargs, ch
 	return json_pack("{s:I,s:o}", "count", (json_int_t)srv->nsessions, "sessions", list);
 }
 
+/* `mxscreen ip show|allow|block|unblock|list`: the reputation module answers. */
+static json_t *cmd_ip(void *arg, const char *const *args, size_t nargs, char *err,
+		      size_t errlen)
+{
+	struct smtp_server *srv = arg;
+	if (!srv->rep) {
+		snprintf(err, errlen, "reputation is not loaded yet");
+		return NULL;
+	}
+	return rep_control(srv->rep, args, nargs, err, errlen);
+}
+
 int smtp_server_control_register(struct smtp_server *srv, struct control *c)
 {
 	if (control_register(c, "status", cmd_status, srv) < 0 ||
-	    control_register(c, "sessions", cmd_sessions, srv) < 0)
+	    control_register(c, "sessions", cmd_sessions, srv) < 0 ||
+	    control_register(c, "ip", cmd_ip, srv) < 0)
 		return -1;
 	return 0;
 }

@@ -21,10 +21,14 @@ struct store_backend {
 			  char *err, size_t errlen);
 	int (*dmarc_policies)(void *h, const struct store_filter *f, store_dmarc_cb cb,
 			      void *arg, char *err, size_t errlen);
+	int (*stat_rows)(void *h, const struct store_stat_filter *f, store_stat_cb cb, void *arg,
+			 char *err, size_t errlen);
+	int (*rep_load)(void *h, store_rep_cb cb, void *arg, char *err, size_t errlen);
+	int (*iplist_load)(void *h, store_iplist_cb cb, void *arg, char *err, size_t errlen);
 };
 
 extern const struct store_backend store_sqlite_backend;
 /* Schema version the SQLite backend writes. */
-#define STORE_SQLITE_SCHEMA 1
+#define STORE_SQLITE_SCHEMA 2
 
 #endif

@@ -4,11 +4,13 @@
  */
 #include "store/store.h"
 #include "core/config.h"
+#include "core/limits.h"
 #include "store/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	const struct store_backend *be;
@@ -31,6 +33,70 @@ void store_record_free(struct store_record *r)
 		return;
 	arena_reset(&r->a);
 	free(r);
+}
+
+const char *store_record_kind_name(enum store_record_kind k)
+{
+	static const char *const names[] = { "dmarc", "stat", "rep", "iplist", "prune" };
+	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
+}
+
+static const char *const entity_names[STORE_ENT__COUNT] = { "ip", "net", "domain" };
+
+const char *store_entity_kind_name(enum store_entity_kind k)
+{
+	return (unsigned)k < STORE_ENT__COUNT ? entity_names[k] : NULL;
+}
+
+int store_entity_kind_parse(const char *name, enum store_entity_kind *out)
+{
+	for (int i = 0; i < STORE_ENT__COUNT; i++)
+		if (name && !strcmp(name, entity_names[i])) {
+			*out = (enum store_entity_kind)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *stat_counter_name(enum stat_counter c)
+{
+	static const char *const names[ST__COUNT] = {
+		[ST_CONNECTIONS] = "connections", [ST_RCPT] = "rcpt",
+		[ST_DATA] = "data",		  [ST_MESSAGES] = "messages",
+		[ST_MSG_RCPTS] = "message_rcpts", [ST_INBOX] = "inbox",
+		[ST_JUNK] = "junk",		  [ST_REJECT] = "reject",
+		[ST_TEMPFAIL] = "tempfail",	  [ST_LIMITED] = "limited",
+		[ST_TRAP_HITS] = "trap_hits",	  [ST_UNKNOWN_RCPT] = "unknown_rcpt",
+		[ST_SPF_PASS] = "spf_pass",	  [ST_SPF_FAIL] = "spf_fail",
+		[ST_DKIM_PASS] = "dkim_pass",	  [ST_DKIM_FAIL] = "dkim_fail",
+		[ST_DMARC_PASS] = "dmarc_pass",	  [ST_DMARC_FAIL] = "dmarc_fail",
+		[ST_TLS] = "tls",		  [ST_COMPLAINTS] = "complaints",
+	};
+	return (unsigned)c < ST__COUNT ? names[c] : NULL;
+}
+
+void store_day_of(long long t, char out[11])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (!gmtime_r(&tt, &tm) || strftime(out, 11, "%Y-%m-%d", &tm) != 10)
+		memcpy(out, "1970-01-01", 11);
+}
+
+struct store_record *store_prune_record_new(long long now, unsigned retention_days)
+{
+	struct store_record *r = store_record_new(STORE_PRUNE);
+	char day[11];
+	if (!r)
+		return NULL;
+	store_day_of(now - (long long)retention_days * 86400, day);
+	r->u.prune.before_day = arena_strdup(&r->a, day);
+	r->u.prune.rep_before_ts = now - (long long)STORE_REP_RETENTION_DAYS * 86400;
+	if (!r->u.prune.before_day) {
+		store_record_free(r);
+		return NULL;
+	}
+	return r;
 }
 
 int store_path(const struct config *cfg, char *out, size_t outlen)
@@ -90,6 +156,23 @@ int store_dmarc_policies(struct store *st, const struct store_filter *f, store_d
 			 void *arg, char *err, size_t errlen)
 {
 	return st->be->dmarc_policies(st->h, f, cb, arg, err, errlen);
+}
+
+int store_stat_rows(struct store *st, const struct store_stat_filter *f, store_stat_cb cb,
+		    void *arg, char *err, size_t errlen)
+{
+	return st->be->stat_rows(st->h, f, cb, arg, err, errlen);
+}
+
+int store_rep_load(struct store *st, store_rep_cb cb, void *arg, char *err, size_t errlen)
+{
+	return st->be->rep_load(st->h, cb, arg, err, errlen);
+}
+
+int store_iplist_load(struct store *st, store_iplist_cb cb, void *arg, char *err,
+		      size_t errlen)
+{
+	return st->be->iplist_load(st->h, cb, arg, err, errlen);
 }
 
 static unsigned digits(const char *s, size_t n)

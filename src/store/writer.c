@@ -5,7 +5,8 @@
  * a condition variable until batch_max records wait, the flush deadline passes
  * or stop is asked, then takes up to batch_max records out of the ring and
  * applies them with the mutex released, so submitters wait at most for a
- * pointer copy.
+ * pointer copy. Retention (a STORE_PRUNE of its own) runs in the same thread,
+ * between batches, when the UTC day has changed since the last one.
  */
 #include "store/writer.h"
 #include "core/log.h"
@@ -28,6 +29,7 @@ struct store_writer {
 	size_t head, n;
 	bool stop;
 	struct store_writer_stats stats;
+	char pruned_day[11]; /* UTC day of the last retention pass; thread only */
 };
 
 static void deadline_after(struct timespec *ts, unsigned ms)
@@ -60,11 +62,38 @@ static void flush(struct store_writer *w, struct store_record **batch, size_t n)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Applies retention when the UTC day changed since the last pass; called without the mutex. */
+static void maybe_prune(struct store_writer *w)
+{
+	if (!w->o.retention_days)
+		return;
+	long long now = (long long)time(NULL);
+	char today[11];
+	store_day_of(now, today);
+	if (!strcmp(today, w->pruned_day))
+		return;
+	struct store_record *r = store_prune_record_new(now, w->o.retention_days);
+	char err[512];
+	if (!r || store_apply(w->st, &r, 1, err, sizeof(err)) < 0) {
+		log_msg(LOG_ERR, NULL, "event=store_prune_failed error=\"%s\"",
+			r ? err : "out of memory");
+	} else {
+		log_msg(LOG_INFO, NULL, "event=store_prune stats_before=%s rep_before_ts=%lld",
+			r->u.prune.before_day, r->u.prune.rep_before_ts);
+		memcpy(w->pruned_day, today, sizeof(today));
+		pthread_mutex_lock(&w->mu);
+		w->stats.prunes++;
+		pthread_mutex_unlock(&w->mu);
+	}
+	store_record_free(r);
+}
+
 static void *run(void *arg)
 {
 	struct store_writer *w = arg;
 	struct store_record **batch = calloc(w->o.batch_max, sizeof(*batch));
 	struct timespec deadline;
+	maybe_prune(w);
 	deadline_after(&deadline, w->o.flush_ms);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
@@ -76,7 +105,10 @@ static void *run(void *arg)
 		if (w->n == 0) {
 			if (w->stop)
 				break;
+			pthread_mutex_unlock(&w->mu);
+			maybe_prune(w);
 			deadline_after(&deadline, w->o.flush_ms);
+			pthread_mutex_lock(&w->mu);
 			continue;
 		}
 		size_t take = w->n < w->o.batch_max ? w->n : w->o.batch_max;
@@ -91,6 +123,7 @@ static void *run(void *arg)
 		w->n -= take;
 		pthread_mutex_unlock(&w->mu);
 		flush(w, b, take);
+		maybe_prune(w);
 		deadline_after(&deadline, w->o.flush_ms);
 		pthread_mutex_lock(&w->mu);
 	}

@@ -8,7 +8,8 @@
  * queue refuses the record (counted in `dropped`; the caller logs it): the
  * loop is never blocked and nothing is lost silently. store_writer_stop()
  * writes everything still queued before it returns (SIGTERM drain); a kill -9
- * loses at most what was queued since the last flush.
+ * loses at most what was queued since the last flush. With retention_days the
+ * thread also applies retention once per UTC day (it is the only writer).
  */
 #ifndef MX_STORE_WRITER_H
 #define MX_STORE_WRITER_H
@@ -21,6 +22,9 @@ struct store_writer_options {
 	size_t queue_max;  /* records waiting at most */
 	size_t batch_max;  /* records per transaction at most */
 	unsigned flush_ms; /* longest a record waits for its flush */
+	/* > 0: the thread applies a STORE_PRUNE (store_prune_record_new) for this many days of
+	 * statistics when it starts and at the first flush of each UTC day. 0: never. */
+	unsigned retention_days;
 };
 
 struct store_writer_stats {
@@ -29,6 +33,7 @@ struct store_writer_stats {
 	unsigned long long batches;   /* transactions committed */
 	unsigned long long dropped;   /* refused: queue full */
 	unsigned long long failed;    /* lost in a failed transaction (logged) */
+	unsigned long long prunes;    /* retention passes committed */
 	size_t queued;                /* waiting now */
 };
 

@@ -87,6 +87,7 @@ def test_status_and_sessions_see_a_session_and_a_delivery(mx):
     assert st["ok"] is True and st["pid"] == srv.proc.pid
     assert st["sessions"] == 0 and st["messages_delivered"] == 0
     assert st["hostname"] == "mx.test" and st["var_dir"] == str(srv.var)
+    assert st["version"] and st["started"].endswith("Z") and 0 <= st["uptime_s"] < 60
 
     c = session(srv, ehlo="client.example")
     st = ctl_json("status", var=srv.var)
@@ -99,6 +100,9 @@ def test_status_and_sessions_see_a_session_and_a_delivery(mx):
     assert one["helo"] == "client.example" and one["tls"] is False
     assert 0 <= one["age_s"] < 30 and len(one["id"]) == 12
     assert one["id"] in srv.log_text()  # the same id as the session's log lines
+    time.sleep(1.0)
+    later = ctl_json("sessions", var=srv.var)["sessions"][0]
+    assert later["id"] == one["id"] and later["age_s"] >= one["age_s"] + 0.8
     # Text rendering: a table with a header line and the session's row.
     out = ctl("sessions", var=srv.var)
     assert out.returncode == 0, out

@@ -180,7 +180,7 @@ def test_rows_from_real_sessions(mx, env, tmp_path):
     only = aggregate(server, "--domain", "reject.test", "--day", today)
     assert sorted(r["source_ip"] for r in only["rows"]) == ["127.0.0.3", "127.0.0.6"]
     assert [p["domain"] for p in only["policies"]] == ["reject.test"]
-    assert aggregate(server, "--day", "2000-01-01") == {"schema": 1, "policies": [], "rows": []}
+    assert aggregate(server, "--day", "2000-01-01") == {"schema": 2, "policies": [], "rows": []}
     direct = db_rows(server)
     assert direct[0] == ("127.0.0.2", "example.com", "example.com", "example.com", "none",
                          "pass", "pass", "", "", 2)
