@@ -43,6 +43,13 @@ struct dns *cli_dns(const struct config *cfg, const char *dns_flag, struct event
 int cmd_dkim(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_auth(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_dmarc(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
+struct store;
+/* Opens the configured store read-only (cmd_dmarc.c); NULL after printing why, *rc the exit
+ * status (EXIT_USAGE: bad config or no store yet; EXIT_TEMPFAIL: unreadable). hostname, if
+ * not NULL, receives a copy of the configured hostname (free it). */
+struct store *cli_open_store(struct cli_ctx *ctx, char **hostname, int *rc);
+int cmd_dnsbl(struct cli_ctx *ctx, int argc, char **argv);
 
 struct buf;
 struct slice;

@@ -367,8 +367,7 @@ static int parse_opts(struct cli_ctx *ctx, int argc, char **argv, struct dmarc_o
 	return EXIT_OK;
 }
 
-/* Opens the configured store read-only; NULL after printing why (*rc says the exit). */
-static struct store *open_store(struct cli_ctx *ctx, char **hostname, int *rc)
+struct store *cli_open_store(struct cli_ctx *ctx, char **hostname, int *rc)
 {
 	char err[1024], path[4096];
 	struct config *cfg = cli_load_config(ctx, err, sizeof(err));
@@ -378,9 +377,10 @@ static struct store *open_store(struct cli_ctx *ctx, char **hostname, int *rc)
 		return NULL;
 	}
 	int prc = store_path(cfg, path, sizeof(path));
-	*hostname = strdup(cfg->hostname);
+	if (hostname)
+		*hostname = strdup(cfg->hostname);
 	config_unref(cfg);
-	if (!*hostname) {
+	if (hostname && !*hostname) {
 		fprintf(stderr, "mxscreen: out of memory\n");
 		return NULL;
 	}
@@ -432,7 +432,7 @@ int cmd_dmarc(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	char *hostname = NULL;
-	struct store *st = open_store(ctx, &hostname, &rc);
+	struct store *st = cli_open_store(ctx, &hostname, &rc);
 	if (st) {
 		if (report) {
 			struct store_filter f = { .day = o.day, .domain = o.domain };

@@ -8,6 +8,7 @@
 #include "core/config.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "reputation/dnsbl.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -124,6 +125,26 @@ static const struct config_setting settings[] = {
 	NUM(CFG_UINT, store_queue_max, NSTR(STORE_QUEUE_DEFAULT), 1, 10000000,
 	    "Records waiting for the store writer at most; beyond, records are dropped, counted "
 	    "and logged (event=store_queue_full), never waited for. Read at start"),
+	STR(dnsbl_zones, "",
+	    "DNS blocklists asked about every client address, comma or space separated items "
+	    "`zone[=FILTER][*WEIGHT]` as in Postfix's postscreen_dnsbl_sites: FILTER limits the "
+	    "return codes that count, each octet a number or [a;b;c..d] (`127.0.0.[2..11]`), "
+	    "WEIGHT 0..100 (default 1); a zone may be named several times with different "
+	    "filters, it is asked once. Each code answered is a symbol `DNSBL_<ZONE>_<last "
+	    "octet>` weighing the sum of the matching items; 127.255.255.x (the list refused "
+	    "the query) and answers outside 127.0.0.0/8 never count. Example: "
+	    "`zen.example.org=127.0.0.[2..11]*3, bl.example.net*2` (docs/dnsbl.md; try a list "
+	    "with `mxscreen dnsbl --ip IP`)"),
+	STR(dnswl_zones, "",
+	    "DNS allowlists, same syntax as dnsbl_zones; a hit is a symbol `DNSWL_<ZONE>_<last "
+	    "octet>` whose weight counts for the client (allowlisting), e.g. "
+	    "`list.dnswl.example=127.0.[0..255].[1..3]*2`"),
+	ENUM(dnsbl_mode, "enforce", "enforce|dry-run",
+	     "'enforce': a connection whose blocklist weight, less its allowlist weight, reaches "
+	     "dnsbl_threshold is refused; 'dry-run': the hits are logged, counted and shown, "
+	     "nothing is refused"),
+	NUM(CFG_UINT, dnsbl_threshold, "3", 1, 1000,
+	    "Total DNSBL weight (less DNSWL weight) at which a connection is refused"),
 	NUM(CFG_UINT, stats_retention_days, NSTR(STATS_RETENTION_DEFAULT), STATS_RETENTION_MIN,
 	    36500,
 	    "Days of per-IP, per-range and per-domain statistics kept in the store (at least 90); "
@@ -517,6 +538,16 @@ int config_finish(struct config *c, char *err, size_t errlen)
 	if (!*c->tls_cert != !*c->tls_key) {
 		errf(err, errlen, "tls_cert and tls_key must be set together");
 		return -1;
+	}
+	for (int allow = 0; allow < 2; allow++) {
+		char sub[300];
+		struct dnsbl_zones *z = dnsbl_zones_parse(allow ? c->dnswl_zones : c->dnsbl_zones,
+							  allow, sub, sizeof(sub));
+		if (!z) {
+			errf(err, errlen, "%s: %s", allow ? "dnswl_zones" : "dnsbl_zones", sub);
+			return -1;
+		}
+		dnsbl_zones_unref(z);
 	}
 	if (strcmp(c->recipients, "any") != 0 && access(c->recipients, R_OK) < 0) {
 		errf(err, errlen, "recipients: %s: %s", c->recipients, strerror(errno));

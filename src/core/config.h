@@ -18,6 +18,7 @@
 enum bare_newline_mode { BARE_NEWLINE_REJECT, BARE_NEWLINE_NORMALIZE };
 enum spf_action { SPF_ACTION_REJECT, SPF_ACTION_FACTS };
 enum spf_temp_action { SPF_TEMP_TEMPFAIL, SPF_TEMP_FACTS };
+enum dnsbl_mode { DNSBL_MODE_ENFORCE, DNSBL_MODE_DRY_RUN };
 
 struct config {
 	int refs;
@@ -73,6 +74,11 @@ struct config {
 	uint64_t store_queue_max;
 	uint64_t stats_retention_days;
 	bool dmarc_aggregate;
+	/* DNSBL/DNSWL (reputation/dnsbl.c) */
+	char *dnsbl_zones;
+	char *dnswl_zones;
+	int dnsbl_mode; /* enum dnsbl_mode */
+	uint64_t dnsbl_threshold;
 	/* content classifier */
 	bool content_filter;
 	char *content_model;

@@ -54,6 +54,16 @@
 /* Size of an explanation string after expansion (RFC 7208 6.2). */
 #define SPF_EXPLANATION_MAX 800
 
+/* DNSBL/DNSWL (reputation/dnsbl.c). A query name is at most 253 octets (RFC 1035
+ * 2.3.4 less the root): the 64 octets of an IPv6 nibble name leave 189 for the zone.
+ * Zones per list bound the queries a connection costs; weights are per item. */
+#define DNSBL_ZONE_NAME_MAX 189
+#define DNSBL_ZONES_MAX 32
+#define DNSBL_ITEMS_MAX 128
+#define DNSBL_WEIGHT_MAX 100
+/* "DNSBL_" + the zone with dots as underscores + "_" + an octet + NUL */
+#define DNSBL_SYMBOL_MAX (6 + DNSBL_ZONE_NAME_MAX + 1 + 3 + 1)
+
 /* Size of one configuration file line. */
 #define CONFIG_LINE_MAX 4096
 /* One log line. */
