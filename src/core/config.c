@@ -157,6 +157,54 @@ static const struct config_setting settings[] = {
 	    "then next to the program's directory (../ of the binary)"),
 	NUM(CFG_UINT, content_junk_scl, "5", 1, 10,
 	    "Spam Confidence Level (0-9) from which a message goes to the Junk folder; 10: never"),
+	NUM(CFG_UINT, junk_score, "5", 1, 1000,
+	    "Sum of symbol scores (X-Mxscreen-Symbols, docs/symbols.md) from which a message "
+	    "goes to the Junk folder even when no single check junks it"),
+	ENUM(smtp_long_lines, "accept", "accept|reject",
+	     "Message lines longer than 1000 octets (RFC 5321 4.5.3.1.6): 'accept' stores the "
+	     "message as received with the symbol LONG_LINE (as RFC 5321 4.5.3.1 asks of "
+	     "servers); 'reject' refuses it with 550 5.6.0 after the terminator"),
+	NUM(CFG_UINT, smtp_greet_wait_ms, "0", 0, 30000,
+	    "Milliseconds the banner waits (longer while DNS list lookups run, up to the DNS "
+	    "timeout); a client that talks before the banner gets the symbol PREGREET "
+	    "(RFC 5321 4.3.1: a client must wait for the greeting)"),
+	NUM(CFG_DURATION, reputation_half_life, "7d", 3600, 31536000,
+	    "Half-life of the decaying counters reputation is computed from "
+	    "(docs/reputation.md): behaviour that improves recovers the score at this pace"),
+	ENUM(rate_limit_mode, "enforce", "enforce|dry-run",
+	     "Sending limits (token buckets per IP and range): 'enforce' answers 421 4.7.28 and "
+	     "closes; 'dry-run' only logs, counts and shows the symbol"),
+	NUM(CFG_UINT, rate_limit_new, "60", 1, 100000000,
+	    "Recipients per hour allowed to an IP without history (warm-up); it grows with "
+	    "Inbox deliveries up to rate_limit_good"),
+	NUM(CFG_UINT, rate_limit_good, "3600", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a good reputation"),
+	NUM(CFG_UINT, rate_limit_suspect, "30", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a suspect reputation"),
+	NUM(CFG_UINT, rate_limit_bad, "6", 1, 100000000,
+	    "Recipients per hour allowed to an IP with a bad reputation"),
+	NUM(CFG_UINT, rate_limit_net_factor, "4", 1, 1000,
+	    "A /24 (IPv4) or /64 (IPv6) is allowed this many times the rate of one IP of its state"),
+	NUM(CFG_UINT, rate_limit_escalate, "0", 0, 1000000,
+	    "Times in one UTC day a limited sender may come back before its retry-after time "
+	    "before the 421 becomes 550 5.7.28 naming this setting; 0: never (always 4xx)"),
+	STR(allow_ips, "", "IP addresses and ranges (CIDR, comma separated) exempt from limits, "
+			   "blocklists and reputation refusals"),
+	STR(block_ips, "", "IP addresses and ranges (CIDR, comma separated) refused at connect "
+			   "(554 5.7.1 MXS-REP-001); `mxscreen ip block` adds to them at run time"),
+	STR(allow_domains, "", "Sender domains exempt from limits and content junking when SPF- "
+			       "or DKIM-aligned (comma separated)"),
+	STR(certified_domains, "",
+	    "Certified sender domains (a sender-certification program): when SPF- or "
+	    "DKIM-aligned they skip the sending limits and content junking; never an "
+	    "authentication failure"),
+	STR(trap_addresses, "",
+	    "Spam trap addresses and domains (user@domain or @domain, comma separated): mail "
+	    "to them is accepted into <var_dir>/traps/ (never a user mailbox), counted as a trap "
+	    "hit for the source, and the sender is never told"),
+	NUM(CFG_DURATION, clock_offset, "0", 0, 315360000,
+	    "For tests: seconds added to the clock of reputation, limits and statistics (decay "
+	    "without sleeping); leave 0 in production"),
 };
 
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))

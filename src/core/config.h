@@ -18,6 +18,8 @@
 enum bare_newline_mode { BARE_NEWLINE_REJECT, BARE_NEWLINE_NORMALIZE };
 enum spf_action { SPF_ACTION_REJECT, SPF_ACTION_FACTS };
 enum spf_temp_action { SPF_TEMP_TEMPFAIL, SPF_TEMP_FACTS };
+enum check_mode { MODE_ENFORCE, MODE_DRY_RUN };
+enum long_lines_mode { LONG_LINES_ACCEPT, LONG_LINES_REJECT };
 enum dnsbl_mode { DNSBL_MODE_ENFORCE, DNSBL_MODE_DRY_RUN };
 
 struct config {
@@ -83,6 +85,18 @@ struct config {
 	bool content_filter;
 	char *content_model;
 	uint64_t content_junk_scl;
+	/* the verdict engine (policy/verdict.c) */
+	uint64_t junk_score;
+	int smtp_long_lines; /* enum long_lines_mode */
+	uint64_t smtp_greet_wait_ms;
+	/* reputation, limits, lists (reputation/) */
+	uint64_t reputation_half_life;
+	int rate_limit_mode; /* enum check_mode */
+	uint64_t rate_limit_new, rate_limit_good, rate_limit_suspect, rate_limit_bad;
+	uint64_t rate_limit_net_factor;
+	uint64_t rate_limit_escalate;
+	char *allow_ips, *block_ips, *allow_domains, *certified_domains, *trap_addresses;
+	uint64_t clock_offset;
 };
 
 struct config_setting {

@@ -33,6 +33,12 @@ enum reason {
 	R_DMARC_REJECT,
 	R_DMARC_QUARANTINE,
 	R_CONTENT_JUNK,
+	R_SCORE_JUNK,
+	R_IP_BLOCKED,
+	R_DNSBL,
+	R_RATE_LIMIT_IP,
+	R_RATE_LIMIT_NET,
+	R_RATE_LIMIT_ESCALATED,
 	R__COUNT
 };
 
@@ -41,6 +47,8 @@ struct reason_info {
 	const char *title; /* short, for replies and logs */
 	const char *cause; /* what happened */
 	const char *fix;   /* what the sender can do */
+	int reply;         /* the reply code it is given in (0: not a refusal: a verdict such as Junk) */
+	const char *enh;   /* and its enhanced status code (RFC 3463) */
 };
 
 const struct reason_info *reason_get(enum reason r);

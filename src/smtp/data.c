@@ -21,7 +21,7 @@ void smtp_data_init(struct smtp_data_reader *r, struct buf *out, size_t max_size
 
 bool smtp_data_ok(const struct smtp_data_reader *r)
 {
-	return !r->bare_lf && !r->bare_cr && !r->line_too_long && !r->too_big && !r->oom;
+	return !r->bare_lf && !r->bare_cr && !r->too_big && !r->oom;
 }
 
 static void emit(struct smtp_data_reader *r, const char *p, size_t n)

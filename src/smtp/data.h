@@ -8,8 +8,10 @@
  * session refuses the whole message after the real terminator); in NORMALIZE
  * mode a bare LF is stored as CRLF (and starts a line for dot-unstuffing) but
  * still cannot end DATA; a bare CR is flagged in both modes.
- * Also enforces the text line limit (RFC 5321 4.5.3.1.6) and the message size
- * limit: past them it stops storing but keeps reading until the terminator.
+ * A line over the text line limit (RFC 5321 4.5.3.1.6) is stored as received
+ * and only flagged (line_too_long: a fact for the verdict, refused only when
+ * smtp_long_lines says so). Past the message size limit it stops storing but
+ * keeps reading until the terminator.
  * Feed it any split of the input; the result does not depend on the split.
  */
 #ifndef MX_SMTP_DATA_H
@@ -46,7 +48,7 @@ static inline bool smtp_data_done(const struct smtp_data_reader *r)
 {
 	return r->st == DR_DONE;
 }
-/* True when the message may be delivered (no refusing flag set). */
+/* True when the message may be delivered (no refusing flag set; a long line is not one). */
 bool smtp_data_ok(const struct smtp_data_reader *r);
 
 #endif

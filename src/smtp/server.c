@@ -2,6 +2,8 @@
  * server.c - listeners, settings generations and server-wide state; see server.h.
  */
 #include "smtp/server.h"
+#include "reputation/dnsbl.h"
+#include "reputation/rep.h"
 #include "content/classify.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -52,6 +54,20 @@ struct smtp_settings *smtp_settings_new(struct config *cfg, char *err, size_t er
 		log_msg(LOG_INFO, NULL, "event=content_model path=%s",
 			content_filter_path(s->content));
 	}
+	/* DNS lists: parsed once per settings generation (config_finish checked the syntax). */
+	if (*cfg->dnsbl_zones)
+		s->dnsbl = dnsbl_zones_parse(cfg->dnsbl_zones, false, err, errlen);
+	if (*cfg->dnswl_zones)
+		s->dnswl = dnsbl_zones_parse(cfg->dnswl_zones, true, err, errlen);
+	if ((*cfg->dnsbl_zones && !s->dnsbl) || (*cfg->dnswl_zones && !s->dnswl)) {
+		dnsbl_zones_unref(s->dnsbl);
+		dnsbl_zones_unref(s->dnswl);
+		content_filter_free(s->content);
+		SSL_CTX_free(s->tls);
+		recipients_free(s->rcpts);
+		free(s);
+		return NULL;
+	}
 	s->cfg = config_ref(cfg);
 	return s;
 }
@@ -69,6 +85,8 @@ void smtp_settings_unref(struct smtp_settings *s)
 	SSL_CTX_free(s->tls);
 	recipients_free(s->rcpts);
 	content_filter_free(s->content);
+	dnsbl_zones_unref(s->dnsbl);
+	dnsbl_zones_unref(s->dnswl);
 	dns_free(s->dns);
 	config_unref(s->cfg);
 	free(s);
@@ -142,6 +160,13 @@ int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "store: %s", sub);
 		return -1;
 	}
+	srv->rep = rep_new(cfg, srv->store, sub, sizeof(sub));
+	if (!srv->rep) {
+		snprintf(err, errlen, "store: %s", sub);
+		store_close(srv->store);
+		srv->store = NULL;
+		return -1;
+	}
 	struct store_writer_options o = {
 		.queue_max = cfg->store_queue_max,
 		.batch_max = cfg->store_batch_max,
@@ -150,10 +175,13 @@ int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen)
 	srv->store_writer = store_writer_start(srv->store, &o, sub, sizeof(sub));
 	if (!srv->store_writer) {
 		snprintf(err, errlen, "store: %s", sub);
+		rep_free(srv->rep);
+		srv->rep = NULL;
 		store_close(srv->store);
 		srv->store = NULL;
 		return -1;
 	}
+	rep_attach(srv->rep, srv->base, srv->store_writer, path);
 	log_msg(LOG_INFO, NULL, "event=store_open path=%s schema=%d queue_max=%zu batch_max=%zu "
 		"flush_ms=%u", path, store_schema_version(srv->store), o.queue_max, o.batch_max,
 		o.flush_ms);
@@ -171,6 +199,10 @@ int smtp_server_reload(struct smtp_server *srv, struct smtp_settings *settings, 
 	if (settings->dns != prev)
 		log_msg(LOG_INFO, NULL, "event=dns_reconfigured servers=\"%s\"",
 			dns_options(settings->dns)->servers);
+	if (srv->rep && rep_reconfigure(srv->rep, settings->cfg, err, errlen) < 0) {
+		smtp_settings_unref(settings);
+		return -1;
+	}
 	smtp_settings_unref(srv->settings);
 	srv->settings = settings;
 	return 0;
@@ -196,6 +228,8 @@ void smtp_server_free(struct smtp_server *srv)
 	smtp_server_drain(srv);
 	delivery_pool_free(srv->pool);
 	srv->pool = NULL;
+	rep_free(srv->rep); /* queues its last statistics and snapshots */
+	srv->rep = NULL;
 	if (srv->store_writer) {
 		struct store_writer_stats st;
 		store_writer_stop(srv->store_writer, &st);

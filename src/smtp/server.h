@@ -23,8 +23,10 @@ struct smtp_session;
 struct config;
 struct recipients;
 struct content_filter;
+struct dnsbl_zones;
 struct store;
 struct store_writer;
+struct reputation;
 
 struct smtp_settings {
 	int refs;
@@ -32,6 +34,7 @@ struct smtp_settings {
 	SSL_CTX *tls;             /* NULL: STARTTLS not offered */
 	struct recipients *rcpts;
 	struct content_filter *content; /* NULL when content_filter = no */
+	struct dnsbl_zones *dnsbl, *dnswl; /* NULL when none are configured */
 	struct dns *dns;          /* resolver for SPF, Sender ID, DKIM and FCrDNS: set by
 				     smtp_server_start/_reload, shared while dns_* stay equal */
 };
@@ -51,6 +54,7 @@ struct smtp_server {
 	struct delivery_pool *pool;
 	struct store *store;      /* owned by store_writer's thread while it runs */
 	struct store_writer *store_writer; /* NULL: nothing is recorded */
+	struct reputation *rep;   /* reputation, limits, lists (loaded with the store) */
 	struct smtp_session *sessions;
 	size_t nsessions;
 	bool draining;            /* SIGTERM: no new sessions */
@@ -61,8 +65,9 @@ struct smtp_server {
 
 int smtp_server_start(struct smtp_server *srv, struct event_base *base,
 		      struct smtp_settings *settings, const int *fds, size_t nfds);
-/* Opens the store (store_path) and starts its writer thread; after privileges are
- * dropped, so the file belongs to run_user. 0, or -1 with err set. */
+/* Opens the store (store_path), loads the reputation state from it and starts
+ * its writer thread; after privileges are dropped, so the file belongs to
+ * run_user. 0, or -1 with err set. */
 int smtp_server_open_store(struct smtp_server *srv, char *err, size_t errlen);
 /* Installs new settings for sessions that start from now on (it takes the
  * reference). The resolver is kept when the dns_* settings are unchanged, else

@@ -10,6 +10,7 @@
 #include "deliver/pool.h"
 #include "net/control.h"
 #include "smtp/server.h"
+#include "reputation/rep.h"
 #include "store/writer.h"
 
 #include <stdio.h>
@@ -92,10 +93,23 @@ static json_t *cmd_sessions(void *arg, const char *const *args, size_t nargs, ch
 	return json_pack("{s:I,s:o}", "count", (json_int_t)srv->nsessions, "sessions", list);
 }
 
+/* `mxscreen ip show|allow|block|unblock|list`: the reputation module answers. */
+static json_t *cmd_ip(void *arg, const char *const *args, size_t nargs, char *err,
+		      size_t errlen)
+{
+	struct smtp_server *srv = arg;
+	if (!srv->rep) {
+		snprintf(err, errlen, "reputation is not loaded yet");
+		return NULL;
+	}
+	return rep_control(srv->rep, args, nargs, err, errlen);
+}
+
 int smtp_server_control_register(struct smtp_server *srv, struct control *c)
 {
 	if (control_register(c, "status", cmd_status, srv) < 0 ||
-	    control_register(c, "sessions", cmd_sessions, srv) < 0)
+	    control_register(c, "sessions", cmd_sessions, srv) < 0 ||
+	    control_register(c, "ip", cmd_ip, srv) < 0)
 		return -1;
 	return 0;
 }

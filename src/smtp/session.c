@@ -9,16 +9,14 @@
  * (the delivery runs on a pool thread). STARTTLS (RFC 3207) discards any
  * input that followed the command and forgets the EHLO. Every reply carries
  * an enhanced status code (RFC 2034/3463) except the banner and EHLO.
- * SPF (auth/spf.c) runs at MAIL FROM and Sender ID after DATA, both
- * asynchronously in state S_AUTH: input is not read until the result is in
- * (like S_DELIVERING). A PTR lookup with forward confirmation starts at
- * connect; the Received header names the client only when it is confirmed.
+ * The checks and the decisions are not here: at each stage the session hands
+ * what the client said to the pipeline (policy/pipeline.c) and turns the
+ * verdict it returns into a reply. While the pipeline waits for lookups
+ * (the banner, SPF at MAIL FROM, the end of DATA) the session is in S_WAIT
+ * and reads no input (like S_DELIVERING). Every refusal names its reason
+ * from the catalogue (policy/reasons.c), which also gives its reply code.
  * Not here: AUTH (this is an MX), CHUNKING/BDAT, DSN.
  */
-#include "auth/auth.h"
-#include "auth/auth_dns.h"
-#include "auth/pra.h"
-#include "auth/spf.h"
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/limits.h"
@@ -26,16 +24,11 @@
 #include "deliver/maildir.h"
 #include "deliver/pool.h"
 #include "deliver/recipients.h"
-#include "net/fcrdns.h"
-#include "content/classify.h"
-#include "policy/verdict.h"
+#include "policy/pipeline.h"
 #include "smtp/command.h"
 #include "smtp/data.h"
-#include "smtp/received.h"
 #include "smtp/reply.h"
 #include "smtp/server.h"
-#include "store/dmarc_agg.h"
-#include "store/writer.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,7 +45,12 @@
 #include <time.h>
 #include <unistd.h>
 
-enum sstate { S_HELO, S_READY, S_MAIL, S_RCPT, S_DATA, S_AUTH, S_DELIVERING, S_CLOSING };
+enum sstate { S_HELO, S_READY, S_MAIL, S_RCPT, S_DATA, S_WAIT, S_DELIVERING, S_CLOSING };
+static const char *const state_names[] = { "helo", "ready", "mail", "rcpt", "data",
+					   "wait", "delivering", "closing" };
+
+/* What a session in S_WAIT waits for: the stage whose verdict comes back. */
+enum waiting { W_NONE, W_BANNER, W_MAIL, W_DATA };
 
 struct rcpt {
 	char *addr;    /* as given, for logs and Received */
@@ -78,29 +76,19 @@ struct smtp_session {
 	struct arena ta; /* transaction lifetime */
 	char *helo;
 	char *tls_version, *tls_cipher;
-	struct fcrdns *fcrdns; /* running reverse lookup */
-	char *rdns;            /* forward-confirmed client name, or NULL */
-	struct spf_eval *spf;  /* running SPF or Sender ID evaluation (S_AUTH) */
-	bool await_fcrdns;     /* end of DATA waits (S_AUTH) for the reverse lookup */
-	struct auth_check *auth;  /* DKIM, ARC, DMARC of the message (transaction) */
-	struct auth_dns *auth_run; /* its lookups (S_AUTH while running) */
+	struct pipeline *pl;   /* the checks of this session */
+	enum waiting waiting;  /* S_WAIT: which verdict comes back */
+	bool banner_sent;
 	/* transaction */
 	char *mail_from;
 	bool smtputf8;
-	enum spf_result spf_result; /* valid when spf_checked */
-	bool spf_checked, senderid_checked;
-	char *spf_domain, *spf_received, *spf_authres; /* transaction arena */
-	char *senderid_authres, *pra;
-	enum spf_result senderid_result;
 	struct rcpt *rcpts;
 	size_t nrcpt, rcpt_cap;
+	const char **rcpt_addrs;
 	struct smtp_data_reader dr;
 	struct buf msg, hdr;
 	struct delivery_job job;
 	char msgid[32];
-	/* DMARC aggregate rows of the message, recorded after its final reply */
-	struct store_record *agg[DMARC_FROM_DOMAINS_MAX];
-	size_t nagg;
 };
 
 static void process_input(struct smtp_session *s);
@@ -122,7 +110,8 @@ static void send_buf(struct smtp_session *s, struct buf *b)
 		send_buf(s, &rb_);                                \
 	} while (0)
 
-#define REFUSE(s, code_, enh_, why_, ...)                                                \
+/* A refusal in the code given (a verdict's), with its reason code and help link. */
+#define REFUSE_AS(s, code_, enh_, why_, ...)                                             \
 	do {                                                                             \
 		struct buf rb_ = { 0 };                                                  \
 		smtp_reply_reason(&rb_, code_, enh_, why_, (s)->cfg->portal_url,         \
@@ -130,7 +119,12 @@ static void send_buf(struct smtp_session *s, struct buf *b)
 		send_buf(s, &rb_);                                                       \
 		log_msg(LOG_INFO, (s)->id, "event=refuse code=%d enh=%s reason=%s", code_, \
 			enh_, reason_get(why_)->code);                                   \
+		if ((s)->pl)                                                             \
+			pipeline_refused((s)->pl, why_, code_);                          \
 	} while (0)
+/* A refusal in the reply code the reason catalogue gives it. */
+#define REFUSE(s, why_, ...) \
+	REFUSE_AS(s, reason_get(why_)->reply, reason_get(why_)->enh, why_, __VA_ARGS__)
 
 static void on_drained(struct bufferevent *bev, void *arg)
 {
@@ -179,7 +173,7 @@ static bool client_error(struct smtp_session *s)
 {
 	if (++s->errors < s->cfg->smtp_max_errors)
 		return false;
-	REFUSE(s, 421, "4.7.0", R_TOO_MANY_ERRORS, "%s Error: too many errors, closing",
+	REFUSE(s, R_TOO_MANY_ERRORS, "%s Error: too many errors, closing",
 	       s->cfg->hostname);
 	close_after_flush(s);
 	return true;
@@ -191,61 +185,17 @@ static void set_timeout(struct smtp_session *s, uint64_t secs)
 	bufferevent_set_timeouts(s->bev, &tv, &tv);
 }
 
-/* ---- statistics ------------------------------------------------------ */
-
-static void agg_discard(struct smtp_session *s)
-{
-	for (size_t i = 0; i < s->nagg; i++)
-		store_record_free(s->agg[i]);
-	s->nagg = 0;
-}
-
-/* Builds the DMARC aggregate rows of the message (before auth results may be freed). */
-static void agg_collect(struct smtp_session *s, const struct verdict *v)
-{
-	agg_discard(s);
-	if (!s->srv->store_writer || !s->cfg->dmarc_aggregate || !s->auth)
-		return;
-	struct dmarc_agg_facts f = {
-		.auth = s->auth,
-		.source_ip = s->ip,
-		.mail_from = s->mail_from,
-		.override = v->dmarc_override,
-		.override_comment = v->dmarc_override_comment,
-		.now = time(NULL),
-	};
-	s->nagg = dmarc_agg_records(&f, s->agg, DMARC_FROM_DOMAINS_MAX);
-}
-
-/* The message got its final answer (250 stored, or 5xx): hand the rows to the store. */
-static void agg_submit(struct smtp_session *s)
-{
-	for (size_t i = 0; i < s->nagg; i++)
-		if (store_writer_submit(s->srv->store_writer, s->agg[i]) < 0) {
-			struct store_writer_stats st;
-			store_writer_stats(s->srv->store_writer, &st);
-			log_msg(LOG_WARN, s->id, "event=store_queue_full msgid=%s record=dmarc "
-				"dropped_total=%llu", s->msgid, st.dropped);
-		}
-	s->nagg = 0; /* the writer owns them now */
-}
-
 /* ---- transaction ----------------------------------------------------- */
 
 static void reset_transaction(struct smtp_session *s)
 {
-	agg_discard(s);
+	if (s->pl)
+		pipeline_reset(s->pl);
 	arena_reset(&s->ta);
 	s->mail_from = NULL;
 	s->smtputf8 = false;
-	s->spf_checked = s->senderid_checked = false;
-	s->spf_domain = s->spf_received = s->spf_authres = NULL;
-	s->senderid_authres = s->pra = NULL;
-	auth_dns_free(s->auth_run);
-	auth_check_free(s->auth);
-	s->auth_run = NULL;
-	s->auth = NULL;
 	s->rcpts = NULL;
+	s->rcpt_addrs = NULL;
 	s->nrcpt = s->rcpt_cap = 0;
 	buf_free(&s->msg);
 	buf_free(&s->hdr);
@@ -261,6 +211,9 @@ static void cmd_helo(struct smtp_session *s, const struct smtp_command *c)
 	s->helo = arena_strndup(&s->sa, c->arg.p, c->arg.len);
 	s->esmtp = c->verb == SMTP_EHLO;
 	s->st = S_READY;
+	/* More input before our reply: pipelining that was not negotiated (postscreen's test). */
+	bool early = evbuffer_get_length(bufferevent_get_input(s->bev)) > 0;
+	pipeline_helo(s->pl, s->helo, s->esmtp, early);
 	if (!s->esmtp) {
 		REPLY(s, 250, NULL, "%s", s->cfg->hostname);
 		return;
@@ -286,38 +239,17 @@ static bool need_helo(struct smtp_session *s)
 	return true;
 }
 
-/* ---- SPF at MAIL FROM, Sender ID after DATA -------------------------- */
+/* ---- waiting for the pipeline ------------------------------------------ */
 
-static void mail_spf_done(void *arg, struct spf_eval *e);
-static void data_senderid_done(void *arg, struct spf_eval *e);
-
-/*
- * Starts SPF (sender_id false: MAIL FROM or HELO identity) or Sender ID (PRA of
- * the message). Returns false when nothing was started (then go on at once).
- */
-static bool spf_begin(struct smtp_session *s, bool sender_id)
+/* Lookups run: no input is read until the verdict is in. */
+static void wait_pipeline(struct smtp_session *s, enum waiting w)
 {
-	struct spf_request req = {
-		.ip = s->ip,
-		.helo = s->helo,
-		.sender = s->mail_from,
-		.receiver = s->cfg->hostname,
-		.identity = SPF_ID_MAILFROM,
-	};
-	if (sender_id) {
-		req.sender = s->pra;
-		req.identity = SPF_ID_PRA;
-		req.sender_id = true;
-	}
-	s->spf = spf_start(s->set->dns, &req, sender_id ? data_senderid_done : mail_spf_done, s);
-	if (!s->spf)
-		return false;
-	s->st = S_AUTH;
+	s->st = S_WAIT;
+	s->waiting = w;
 	bufferevent_disable(s->bev, EV_READ);
-	return true;
 }
 
-/* Back from S_AUTH: read commands again. */
+/* Back from S_WAIT: read commands again. */
 static void resume_input(struct smtp_session *s)
 {
 	set_timeout(s, s->cfg->smtp_command_timeout);
@@ -325,55 +257,31 @@ static void resume_input(struct smtp_session *s)
 	process_input(s);
 }
 
-/* Keeps the result text of a finished evaluation in the transaction arena. */
-static char *spf_text(struct smtp_session *s, struct spf_eval *e, bool received)
+/* A refusal decided by the verdict engine; LIMIT closes the connection. */
+static void refuse_verdict(struct smtp_session *s, const struct verdict *v, const char *prefix)
 {
-	struct buf b = { 0 };
-	int rc = received ? spf_received_header(&b, e) : spf_auth_results(&b, e);
-	char *t = rc == 0 ? arena_strndup(&s->ta, b.p ? b.p : "", b.len) : NULL;
-	buf_free(&b);
-	return t;
+	REFUSE_AS(s, v->code, v->enh, v->reason, "%s%s", prefix,
+		  v->detail[0] ? v->detail : reason_get(v->reason)->title);
+	if (v->action == VERDICT_LIMIT)
+		close_after_flush(s);
 }
 
-static void mail_spf_done(void *arg, struct spf_eval *e)
+static bool refusal(const struct verdict *v)
 {
-	struct smtp_session *s = arg;
-	s->spf = NULL;
-	if (s->st != S_AUTH) { /* closing: the answer is of no use any more */
-		spf_free(e);
+	return v->action == VERDICT_REJECT || v->action == VERDICT_TEMPFAIL ||
+	       v->action == VERDICT_LIMIT;
+}
+
+static void mail_verdict(struct smtp_session *s, const struct verdict *v)
+{
+	s->st = S_MAIL;
+	if (refusal(v)) {
+		refuse_verdict(s, v, "");
+		if (s->st != S_CLOSING)
+			reset_transaction(s);
 		return;
 	}
-	enum spf_result r = spf_result(e);
-	s->spf_checked = true;
-	s->spf_result = r;
-	s->spf_domain = arena_strdup(&s->ta, spf_domain(e));
-	s->spf_received = spf_text(s, e, true);
-	s->spf_authres = spf_text(s, e, false);
-	log_msg(LOG_INFO, s->id, "event=spf result=%s identity=%s domain=%s mechanism=\"%s\" "
-		"problem=\"%s\" dns_terms=%u", spf_result_name(r), spf_identity_name(spf_identity(e)),
-		spf_domain(e), spf_mechanism(e), spf_problem(e), spf_dns_terms(e));
-	s->st = S_MAIL;
-	bool refused = true;
-	if (r == SPF_FAIL && s->cfg->spf_fail == SPF_ACTION_REJECT) {
-		const char *exp = spf_explanation(e);
-		REFUSE(s, 550, "5.7.23", R_SPF_FAIL,
-		       "SPF: %s does not designate %s as permitted sender for <%s>%s%s%s",
-		       spf_domain(e), s->ip, spf_sender(e), exp ? "\nThe domain explains: \"" : "",
-		       exp ? exp : "", exp ? "\"" : "");
-	} else if (r == SPF_TEMPERROR && s->cfg->spf_temperror == SPF_TEMP_TEMPFAIL) {
-		REFUSE(s, 451, "4.4.3", R_SPF_TEMPERROR,
-		       "SPF: temporary DNS failure checking %s, try again later", spf_domain(e));
-	} else if (r == SPF_PERMERROR && s->cfg->spf_permerror == SPF_ACTION_REJECT) {
-		REFUSE(s, 550, "5.7.24", R_SPF_PERMERROR, "SPF: the record of %s is broken: %s",
-		       spf_domain(e), spf_problem(e));
-	} else {
-		refused = false;
-		REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
-	}
-	spf_free(e);
-	if (refused)
-		reset_transaction(s);
-	resume_input(s);
+	REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
 }
 
 static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
@@ -391,25 +299,27 @@ static void cmd_mail(struct smtp_session *s, const struct smtp_command *c)
 		return;
 	}
 	if (c->has_size && c->size > s->cfg->message_size_limit) {
-		REFUSE(s, 552, "5.3.4", R_MESSAGE_TOO_BIG,
-		       "Message size %llu exceeds the limit of %llu octets",
+		REFUSE(s, R_MESSAGE_TOO_BIG, "Message size %llu exceeds the limit of %llu octets",
 		       (unsigned long long)c->size,
 		       (unsigned long long)s->cfg->message_size_limit);
 		client_error(s);
 		return;
 	}
 	if (c->utf8 && !c->smtputf8) {
-		REFUSE(s, 553, "5.6.7", R_UTF8_NOT_DECLARED,
-		       "Non-ASCII sender address needs the SMTPUTF8 parameter");
+		REFUSE(s, R_UTF8_NOT_DECLARED, "Non-ASCII sender address needs the SMTPUTF8 parameter");
 		client_error(s);
 		return;
 	}
 	s->mail_from = arena_strndup(&s->ta, c->path.p, c->path.len);
 	s->smtputf8 = c->smtputf8;
 	s->st = S_MAIL;
-	if (s->cfg->spf_check && s->set->dns && s->mail_from && spf_begin(s, false))
-		return; /* the reply comes from mail_spf_done() */
-	REPLY(s, 250, "2.1.0", "Sender <%s> OK", s->mail_from);
+	struct verdict v;
+	if (pipeline_mail(s->pl, s->mail_from ? s->mail_from : "", s->smtputf8, &v) ==
+	    PIPELINE_PENDING) {
+		wait_pipeline(s, W_MAIL);
+		return; /* the reply comes from on_verdict() */
+	}
+	mail_verdict(s, &v);
 }
 
 static bool rcpt_known(struct smtp_session *s, const char *mailbox)
@@ -430,14 +340,14 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		return;
 	}
 	if (c->utf8 && !s->smtputf8) {
-		REFUSE(s, 553, "5.6.7", R_UTF8_NOT_DECLARED,
+		REFUSE(s, R_UTF8_NOT_DECLARED,
 		       "Non-ASCII recipient address needs SMTPUTF8 on MAIL");
 		client_error(s);
 		return;
 	}
 	if (s->nrcpt >= s->cfg->smtp_max_recipients) {
 		/* Not an error: the client sends the rest in the next transaction. */
-		REFUSE(s, 452, "4.5.3", R_TOO_MANY_RECIPIENTS, "Error: too many recipients");
+		REFUSE(s, R_TOO_MANY_RECIPIENTS, "Error: too many recipients");
 		return;
 	}
 	struct slice dom = c->domain;
@@ -447,22 +357,35 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 		dom.p = item;
 	}
 	if (!config_is_local_domain(s->cfg, dom.p, dom.len)) {
-		REFUSE(s, 550, "5.7.1", R_RELAY_DENIED, "<%.*s>: Relay access denied",
+		pipeline_rcpt_relay(s->pl);
+		REFUSE(s, R_RELAY_DENIED, "<%.*s>: Relay access denied",
 		       (int)c->path.len, c->path.p);
 		client_error(s);
 		return;
 	}
-	if (!recipients_has(s->set->rcpts, c->local.p, c->local.len, dom.p, dom.len)) {
-		REFUSE(s, 550, "5.1.1", R_UNKNOWN_RECIPIENT,
+	char *addr = arena_printf(&s->ta, "%.*s@%.*s", (int)c->local.len, c->local.p,
+				  (int)dom.len, dom.p);
+	bool trap = false;
+	struct verdict v;
+	pipeline_rcpt(s->pl, addr ? addr : "", &trap, &v);
+	if (!trap && !recipients_has(s->set->rcpts, c->local.p, c->local.len, dom.p, dom.len)) {
+		pipeline_rcpt_unknown(s->pl);
+		REFUSE(s, R_UNKNOWN_RECIPIENT,
 		       "<%.*s>: Recipient address rejected: user unknown", (int)c->path.len,
 		       c->path.p);
 		client_error(s);
 		return;
 	}
-	char *mailbox = maildir_mailbox_path(&s->ta, s->cfg->var_dir, c->local.p, c->local.len,
-					     dom.p, dom.len);
+	if (refusal(&v)) {
+		refuse_verdict(s, &v, "");
+		return;
+	}
+	/* A trap's copy goes to the trap store, never to a user's mailbox. */
+	char *mailbox = trap ? arena_printf(&s->ta, "%s/traps", s->cfg->var_dir)
+			     : maildir_mailbox_path(&s->ta, s->cfg->var_dir, c->local.p,
+						    c->local.len, dom.p, dom.len);
 	if (!mailbox) {
-		REFUSE(s, 451, "4.3.0", R_LOCAL_ERROR, "Out of memory");
+		REFUSE(s, R_LOCAL_ERROR, "Out of memory");
 		return;
 	}
 	if (!rcpt_known(s, mailbox)) {
@@ -470,7 +393,7 @@ static void cmd_rcpt(struct smtp_session *s, const struct smtp_command *c)
 			size_t cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
 			struct rcpt *n = arena_alloc(&s->ta, cap * sizeof(*n));
 			if (!n) {
-				REFUSE(s, 451, "4.3.0", R_LOCAL_ERROR, "Out of memory");
+				REFUSE(s, R_LOCAL_ERROR, "Out of memory");
 				return;
 			}
 			if (s->nrcpt)
@@ -648,9 +571,9 @@ static void handle_line(struct smtp_session *s, const char *line, size_t len)
 static void delivered(struct delivery_job *job)
 {
 	struct smtp_session *s = job->arg;
+	pipeline_delivered(s->pl, job->rc == 0);
 	if (job->rc == 0) {
 		s->srv->messages++;
-		agg_submit(s);
 		log_msg(LOG_INFO, s->id, "event=delivered msgid=%s size=%zu rcpts=%zu", s->msgid,
 			s->msg.len, s->nrcpt);
 	} else {
@@ -665,12 +588,12 @@ static void delivered(struct delivery_job *job)
 	if (job->rc == 0)
 		REPLY(s, 250, "2.0.0", "Ok: delivered as %s", s->msgid);
 	else
-		REFUSE(s, 451, "4.3.0", R_LOCAL_ERROR,
+		REFUSE(s, R_LOCAL_ERROR,
 		       "Error: local delivery failed, try again later");
 	s->st = S_READY;
 	reset_transaction(s);
 	if (s->close_after_reply || s->srv->closing) {
-		REFUSE(s, 421, "4.3.2", R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
+		REFUSE(s, R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
 		close_after_flush(s);
 		return;
 	}
@@ -683,284 +606,48 @@ static void data_refused(struct smtp_session *s)
 {
 	const struct smtp_data_reader *r = &s->dr;
 	if (r->oom)
-		REFUSE(s, 451, "4.3.0", R_LOCAL_ERROR, "Error: out of memory, try again later");
+		REFUSE(s, R_LOCAL_ERROR, "Error: out of memory, try again later");
 	else if (r->too_big)
-		REFUSE(s, 552, "5.3.4", R_MESSAGE_TOO_BIG,
+		REFUSE(s, R_MESSAGE_TOO_BIG,
 		       "Message exceeds the limit of %llu octets, nothing delivered",
 		       (unsigned long long)s->cfg->message_size_limit);
-	else if (r->bare_lf || r->bare_cr)
-		REFUSE(s, 550, "5.6.0", R_BARE_NEWLINE,
+	else
+		REFUSE(s, R_BARE_NEWLINE,
 		       "Message contains bare %s, nothing delivered; lines must end with CRLF",
 		       r->bare_cr ? "CR" : "LF");
-	else
-		REFUSE(s, 500, "5.6.0", R_LINE_TOO_LONG,
-		       "Message has a line longer than %d octets, nothing delivered",
-		       SMTP_TEXT_LINE_MAX);
 	s->st = S_READY;
 	reset_transaction(s);
 	set_timeout(s, s->cfg->smtp_command_timeout);
 	client_error(s);
 }
 
-static void data_verdict(struct smtp_session *s);
-static void data_auth(struct smtp_session *s);
-static char *senderid_resinfo(struct smtp_session *s);
-
-static void data_auth_done(void *arg, struct auth_check *a)
+/* The verdict of the message: refuse, or hand it to a delivery thread. */
+static void data_verdict(struct smtp_session *s, const struct verdict *v)
 {
-	struct smtp_session *s = arg;
-	if (s->st != S_AUTH)
-		return; /* closing: the results are of no use any more */
-	const struct dmarc_eval *d = &a->dmarc;
-	log_msg(LOG_INFO, s->id, "event=auth msgid=%s dkim_signatures=%zu arc=%s dmarc=%s from=%s "
-		"reason=\"%s\"", s->msgid, a->dkim.nsig, arc_cv_name(a->arc.result),
-		dmarc_result_name(d->result), d->n ? d->dom[d->worst].from : "",
-		d->reason ? d->reason : "");
-	data_verdict(s);
-	if (s->st == S_READY)
-		resume_input(s); /* refused by the verdict: read the next command */
-}
-
-/* DKIM, ARC and DMARC, when enabled: their lookups run in S_AUTH, then the verdict. */
-static void data_auth(struct smtp_session *s)
-{
-	if (s->cfg->dkim_check && s->set->dns) {
-		struct auth_params p = {
-			.authserv_id = s->cfg->hostname,
-			.now = time(NULL),
-			.spf_result = s->spf_checked ? spf_result_name(s->spf_result) : NULL,
-			.spf_domain = s->spf_domain,
-			.spf_helo = s->spf_checked && !(s->mail_from && *s->mail_from),
-			.senderid_resinfo = senderid_resinfo(s),
-			.dmarc_roll = (unsigned)(random() % 100),
-			.client_ip = s->ip,
-		};
-		s->auth = auth_check_new((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len }, &p);
-		if (s->auth)
-			s->auth_run = auth_dns_start(s->srv->base, s->set->dns, s->auth,
-						     data_auth_done, s);
-		if (s->auth_run) {
-			s->st = S_AUTH;
-			bufferevent_disable(s->bev, EV_READ);
-			return; /* data_auth_done() goes on */
-		}
-		auth_check_free(s->auth); /* out of memory: no results, not no mail */
-		s->auth = NULL;
-	}
-	data_verdict(s);
-}
-
-static void data_senderid_done(void *arg, struct spf_eval *e)
-{
-	struct smtp_session *s = arg;
-	s->spf = NULL;
-	if (s->st != S_AUTH) {
-		spf_free(e);
-		return;
-	}
-	s->senderid_checked = true;
-	s->senderid_result = spf_result(e);
-	log_msg(LOG_INFO, s->id, "event=sender_id msgid=%s result=%s pra=%s", s->msgid,
-		spf_result_name(spf_result(e)), s->pra ? s->pra : "");
-	spf_free(e);
-	data_auth(s);
-	if (s->st == S_READY)
-		resume_input(s); /* refused by the verdict: read the next command */
-}
-
-static void data_end(struct smtp_session *s)
-{
-	if (!smtp_data_ok(&s->dr)) {
-		data_refused(s);
-		return;
-	}
-	if (s->fcrdns) {
-		/* the Received header names the client: wait for the lookup (bounded by DNS timeouts) */
-		s->await_fcrdns = true;
-		s->st = S_AUTH;
-		bufferevent_disable(s->bev, EV_READ);
-		return;
-	}
-	if (s->cfg->sender_id_check && s->set->dns) {
-		struct pra pra;
-		if (pra_select(s->msg.p ? s->msg.p : "", s->msg.len, &pra) < 0) {
-			/* RFC 4407 2 step 6: no PRA; RFC 4406 makes that a permanent error */
-			s->senderid_checked = true;
-			s->senderid_result = SPF_PERMERROR;
-		} else {
-			s->pra = arena_strdup(&s->ta, pra.mailbox);
-			char *h = arena_strdup(&s->ta, pra.header);
-			for (char *p = h; p && *p; p++)
-				*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-			s->senderid_authres = h;
-			if (s->pra && h && spf_begin(s, true))
-				return; /* data_senderid_done() goes on */
-		}
-	}
-	data_auth(s);
-}
-
-/* The sender-id entry of Authentication-Results, in the transaction arena; NULL if unchecked. */
-static char *senderid_resinfo(struct smtp_session *s)
-{
-	if (!s->senderid_checked)
-		return NULL;
-	if (s->pra && s->senderid_authres) {
-		const char *at = strrchr(s->pra, '@');
-		return arena_printf(&s->ta, "sender-id=%s header.%s=%s",
-				    spf_result_name(s->senderid_result), s->senderid_authres,
-				    at ? at + 1 : s->pra);
-	}
-	return arena_printf(&s->ta, "sender-id=%s (no purported responsible address)",
-			    spf_result_name(s->senderid_result));
-}
-
-/* Appends Authentication-Results and Received-SPF for this transaction. */
-static int auth_headers(struct smtp_session *s, struct buf *h)
-{
-	int rc = 0;
-	if (s->auth) {
-		rc = auth_check_results(s->auth, h); /* spf and sender-id included */
-	} else if (s->spf_checked || s->senderid_checked) {
-		rc = buf_printf(h, "Authentication-Results: %s", s->cfg->hostname);
-		if (rc == 0 && s->spf_checked && s->spf_authres)
-			rc = buf_printf(h, ";\r\n\t%s", s->spf_authres);
-		char *sid = senderid_resinfo(s);
-		if (rc == 0 && sid)
-			rc = buf_printf(h, ";\r\n\t%s", sid);
-		if (rc == 0)
-			rc = buf_append_str(h, "\r\n");
-	}
-	if (rc == 0 && s->spf_checked && s->spf_received)
-		rc = buf_append_str(h, s->spf_received);
-	return rc;
-}
-
-/* The DKIM/ARC/DMARC facts of the transaction for the verdict engine. */
-static void auth_facts(struct smtp_session *s, struct verdict_facts *f)
-{
-	const struct auth_check *a = s->auth;
-	if (!a || !a->header_ok)
-		return;
-	enum dkim_result best = DKIM_NONE;
-	static const int rank[] = { [DKIM_NONE] = 0, [DKIM_PERMERROR] = 1, [DKIM_NEUTRAL] = 2,
-				    [DKIM_POLICY] = 2, [DKIM_TEMPERROR] = 3, [DKIM_FAIL] = 4,
-				    [DKIM_PASS] = 5 };
-	for (size_t i = 0; i < a->dkim.nsig; i++) {
-		const struct dkim_sig *g = &a->dkim.sig[i];
-		if (rank[g->result] > rank[best])
-			best = g->result;
-		if (g->result == DKIM_PASS && !f->dkim_domain)
-			f->dkim_domain = g->d;
-	}
-	f->dkim = dkim_result_name(best);
-	f->arc = arc_cv_name(a->arc.result);
-	if (a->arc.result != ARC_CV_NONE && a->arc.n)
-		f->arc_sealer = a->arc.set[a->arc.n - 1].as_sig.d;
-	const struct dmarc_eval *d = &a->dmarc;
-	f->dmarc = dmarc_result_name(d->result);
-	if (d->n) {
-		f->dmarc_from = d->dom[d->worst].from;
-		if (d->result == DMARC_FAIL)
-			f->dmarc_disposition = dmarc_policy_name(d->dom[d->worst].disposition);
-	}
-}
-
-static void data_verdict(struct smtp_session *s)
-{
-	const char **addrs = arena_alloc(&s->ta, s->nrcpt * sizeof(*addrs));
-	const char **mailboxes = arena_alloc(&s->ta, s->nrcpt * sizeof(*mailboxes));
-	bool *junk = arena_alloc(&s->ta, s->nrcpt * sizeof(*junk));
-	if (!addrs || !mailboxes || !junk) {
-		s->dr.oom = true;
-		data_refused(s);
-		return;
-	}
-	for (size_t i = 0; i < s->nrcpt; i++) {
-		addrs[i] = s->rcpts[i].addr;
-		mailboxes[i] = s->rcpts[i].mailbox;
-	}
-	struct verdict_facts facts = {
-		.client_ip = s->ip,
-		.client_rdns = s->rdns,
-		.helo = s->helo,
-		.mail_from = s->mail_from,
-		.rcpts = addrs,
-		.nrcpts = s->nrcpt,
-		.tls = s->tls,
-		.spf = s->spf_checked ? spf_result_name(s->spf_result) : NULL,
-		.spf_domain = s->spf_domain,
-		.sender_id = s->senderid_checked ? spf_result_name(s->senderid_result) : NULL,
-		.pra = s->pra,
-		.message = { s->msg.p ? s->msg.p : "", s->msg.len },
-	};
-	auth_facts(s, &facts);
-	struct content_result content;
-	if (s->set->content &&
-	    content_filter_classify(s->set->content, facts.message.p, facts.message.len,
-				    &content) == 0)
-		facts.content = &content;
-	struct verdict v;
-	verdict_decide(s->cfg, &facts, &v);
-	agg_collect(s, &v);
-	log_msg(LOG_INFO, s->id, "event=verdict msgid=%s verdict=%s reason=%s scl=%d", s->msgid,
-		verdict_action_name(v.action), reason_get(v.reason)->code,
-		facts.content ? content.scl : -1);
-	if (v.action == VERDICT_REJECT || v.action == VERDICT_TEMPFAIL) {
-		REFUSE(s, v.code, v.enh, v.reason, "Message refused: %s",
-		       v.detail[0] ? v.detail : reason_get(v.reason)->title);
-		if (v.action == VERDICT_REJECT)
-			agg_submit(s); /* refused for good: exactly what the domain wants reported */
-		verdict_free(&v);
+	if (v->action != VERDICT_INBOX && v->action != VERDICT_JUNK) {
+		refuse_verdict(s, v, "Message refused: ");
+		if (s->st == S_CLOSING)
+			return;
 		s->st = S_READY;
 		reset_transaction(s);
 		set_timeout(s, s->cfg->smtp_command_timeout);
 		return;
 	}
-	struct received_info ri = {
-		.helo = s->helo,
-		.rdns = s->rdns,
-		.ip = s->ip,
-		.hostname = s->cfg->hostname,
-		.esmtp = s->esmtp,
-		.smtputf8 = s->smtputf8,
-		.tls_version = s->tls_version,
-		.tls_cipher = s->tls_cipher,
-		.id = s->msgid,
-		.rcpt = s->nrcpt == 1 ? s->rcpts[0].addr : NULL,
-		.when = time(NULL),
-	};
-	buf_reset(&s->hdr);
-	int rc = buf_printf(&s->hdr, "Return-Path: <%s>\r\nX-Mxscreen-Id: %s\r\n", s->mail_from,
-			    s->msgid);
-	if (rc == 0 && v.headers.len)
-		rc = buf_append(&s->hdr, v.headers.p, v.headers.len);
-	if (rc == 0)
-		rc = auth_headers(s, &s->hdr);
-	if (rc == 0)
-		rc = received_header(&s->hdr, &ri);
-	for (size_t i = 0; i < s->nrcpt; i++)
-		junk[i] = v.action == VERDICT_JUNK;
-	verdict_free(&v);
-	if (rc < 0) {
+	const char **mailboxes = arena_alloc(&s->ta, s->nrcpt * sizeof(*mailboxes));
+	bool *junk = arena_alloc(&s->ta, s->nrcpt * sizeof(*junk));
+	if (!mailboxes || !junk) {
 		s->dr.oom = true;
 		data_refused(s);
 		return;
 	}
-	/* RFC 8601 5: results that claim to be ours but come from outside are forged. */
-	struct buf clean = { 0 };
-	int forged = auth_strip_own_results((struct slice){ s->msg.p ? s->msg.p : "", s->msg.len },
-					    s->cfg->hostname, &clean);
-	if (forged > 0) {
-		log_msg(LOG_INFO, s->id, "event=forged_authres msgid=%s removed=%d", s->msgid, forged);
-		auth_dns_free(s->auth_run); /* both point into the message being replaced */
-		auth_check_free(s->auth);
-		s->auth_run = NULL;
-		s->auth = NULL;
-		buf_free(&s->msg);
-		s->msg = clean;
-	} else {
-		buf_free(&clean);
+	size_t traps_dir_len = strlen(s->cfg->var_dir) + 6;
+	for (size_t i = 0; i < s->nrcpt; i++) {
+		mailboxes[i] = s->rcpts[i].mailbox;
+		/* the trap store keeps what arrived, never in a Junk subfolder */
+		bool trap = strlen(mailboxes[i]) == traps_dir_len &&
+			    strcmp(mailboxes[i] + traps_dir_len - 6, "/traps") == 0 &&
+			    strncmp(mailboxes[i], s->cfg->var_dir, traps_dir_len - 6) == 0;
+		junk[i] = v->action == VERDICT_JUNK && !trap;
 	}
 	memset(&s->job, 0, sizeof(s->job));
 	s->job.mailboxes = mailboxes;
@@ -974,6 +661,68 @@ static void data_verdict(struct smtp_session *s)
 	s->st = S_DELIVERING;
 	bufferevent_disable(s->bev, EV_READ);
 	delivery_pool_submit(s->srv->pool, &s->job);
+}
+
+static void data_end(struct smtp_session *s)
+{
+	if (!smtp_data_ok(&s->dr)) {
+		data_refused(s);
+		return;
+	}
+	s->rcpt_addrs = arena_alloc(&s->ta, (s->nrcpt ? s->nrcpt : 1) * sizeof(*s->rcpt_addrs));
+	if (!s->rcpt_addrs) {
+		s->dr.oom = true;
+		data_refused(s);
+		return;
+	}
+	for (size_t i = 0; i < s->nrcpt; i++)
+		s->rcpt_addrs[i] = s->rcpts[i].addr;
+	struct verdict v;
+	if (pipeline_data(s->pl, &s->msg, s->dr.line_too_long, s->msgid, s->rcpt_addrs, s->nrcpt,
+			  &s->hdr, &v) == PIPELINE_PENDING) {
+		wait_pipeline(s, W_DATA);
+		return; /* on_verdict() goes on */
+	}
+	data_verdict(s, &v);
+}
+
+/* The banner, once the connect stage has decided. */
+static void banner(struct smtp_session *s, const struct verdict *v)
+{
+	s->banner_sent = true;
+	if (refusal(v)) {
+		/* RFC 5321 3.1: 554 instead of 220 means no service; 421 closes too. */
+		refuse_verdict(s, v, "");
+		close_after_flush(s);
+		return;
+	}
+	REPLY(s, 220, NULL, "%s ESMTP mxscreen", s->cfg->hostname);
+}
+
+/* A stage that waited in S_WAIT has its verdict. */
+static void on_verdict(void *arg, const struct verdict *v)
+{
+	struct smtp_session *s = arg;
+	if (s->st != S_WAIT)
+		return; /* closing: the answer is of no use any more */
+	enum waiting w = s->waiting;
+	s->waiting = W_NONE;
+	switch (w) {
+	case W_BANNER:
+		s->st = S_HELO;
+		banner(s, v);
+		break;
+	case W_MAIL:
+		mail_verdict(s, v);
+		break;
+	case W_DATA:
+		data_verdict(s, v);
+		break;
+	case W_NONE:
+		break;
+	}
+	if (s->st == S_HELO || s->st == S_READY || s->st == S_MAIL)
+		resume_input(s);
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -999,7 +748,7 @@ static void process_input(struct smtp_session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	char line[SMTP_COMMAND_LINE_MAX + 1];
-	while (s->st != S_CLOSING && s->st != S_DELIVERING && s->st != S_AUTH && !s->dead) {
+	while (s->st != S_CLOSING && s->st != S_DELIVERING && s->st != S_WAIT && !s->dead) {
 		if (s->st == S_DATA) {
 			if (!feed_data(s, in))
 				return;
@@ -1014,7 +763,7 @@ static void process_input(struct smtp_session *s)
 				evbuffer_drain(in, avail);
 				if (!s->discard_line) {
 					s->discard_line = true;
-					REFUSE(s, 500, "5.5.2", R_LINE_TOO_LONG,
+					REFUSE(s, R_LINE_TOO_LONG,
 					       "Error: line too long");
 					client_error(s);
 				}
@@ -1029,7 +778,7 @@ static void process_input(struct smtp_session *s)
 		}
 		if (total > SMTP_COMMAND_LINE_MAX) {
 			evbuffer_drain(in, total);
-			REFUSE(s, 500, "5.5.2", R_LINE_TOO_LONG, "Error: line too long");
+			REFUSE(s, R_LINE_TOO_LONG, "Error: line too long");
 			client_error(s);
 			continue;
 		}
@@ -1047,7 +796,13 @@ static void process_input(struct smtp_session *s)
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	process_input(arg);
+	struct smtp_session *s = arg;
+	if (s->st == S_WAIT && s->waiting == W_BANNER) {
+		/* Input before the banner: kept for after it, noted as a fact. */
+		pipeline_pregreet(s->pl);
+		return;
+	}
+	process_input(s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -1060,6 +815,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		if (ssl) {
 			s->tls_version = arena_strdup(&s->sa, SSL_get_version(ssl));
 			s->tls_cipher = arena_strdup(&s->sa, SSL_get_cipher_name(ssl));
+			pipeline_tls(s->pl, s->tls_version, s->tls_cipher);
 			log_msg(LOG_INFO, s->id, "event=tls version=%s cipher=%s", s->tls_version,
 				s->tls_cipher);
 		}
@@ -1072,15 +828,15 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 			session_free(s);
 			return;
 		}
-		log_msg(LOG_INFO, s->id, "event=timeout state=%d", s->st);
+		log_msg(LOG_INFO, s->id, "event=timeout state=%s", state_names[s->st]);
 		bufferevent_enable(s->bev, EV_WRITE);
-		REFUSE(s, 421, "4.4.2", R_TIMEOUT, "%s Error: timeout exceeded", s->cfg->hostname);
+		REFUSE(s, R_TIMEOUT, "%s Error: timeout exceeded", s->cfg->hostname);
 		close_after_flush(s);
 		return;
 	}
 	/* EOF or error: the client is gone. */
 	if (what & BEV_EVENT_ERROR)
-		log_msg(LOG_INFO, s->id, "event=io_error state=%d error=\"%s\"", s->st,
+		log_msg(LOG_INFO, s->id, "event=io_error state=%s error=\"%s\"", state_names[s->st],
 			strerror(EVUTIL_SOCKET_ERROR()));
 	if (s->st == S_DELIVERING) {
 		s->dead = true;
@@ -1101,7 +857,7 @@ static void on_life_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->st == S_CLOSING)
 		return;
-	REFUSE(s, 421, "4.4.2", R_SESSION_LIMIT, "%s Error: session time limit exceeded",
+	REFUSE(s, R_SESSION_LIMIT, "%s Error: session time limit exceeded",
 	       s->cfg->hostname);
 	close_after_flush(s);
 }
@@ -1126,11 +882,7 @@ static void session_free(struct smtp_session *s)
 	s->srv->nsessions--;
 	if (s->life_timer)
 		event_free(s->life_timer);
-	agg_discard(s);
-	spf_free(s->spf);
-	auth_dns_free(s->auth_run);
-	auth_check_free(s->auth);
-	fcrdns_free(s->fcrdns);
+	pipeline_free(s->pl);
 	if (s->bev) {
 		/* Without BEV_OPT_CLOSE_ON_FREE (we own the fd) the SSL is ours to free too. */
 		SSL *ssl = s->tls ? bufferevent_openssl_get_ssl(s->bev) : NULL;
@@ -1190,24 +942,6 @@ static void ip_string(const struct sockaddr *sa, char *out, size_t outlen)
 	}
 }
 
-static void on_fcrdns(void *arg, const char *name)
-{
-	struct smtp_session *s = arg;
-	if (name)
-		s->rdns = arena_strdup(&s->sa, name);
-	fcrdns_free(s->fcrdns);
-	s->fcrdns = NULL;
-	log_msg(LOG_DEBUG, s->id, "event=fcrdns ip=%s name=%s", s->ip, name ? name : "unknown");
-	if (s->await_fcrdns) {
-		s->await_fcrdns = false;
-		if (s->st != S_AUTH)
-			return;
-		data_end(s);
-		if (s->st == S_READY)
-			resume_input(s);
-	}
-}
-
 void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen)
 {
 	const struct config *cfg = srv->settings->cfg;
@@ -1264,9 +998,19 @@ void smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr 
 	set_timeout(s, cfg->smtp_command_timeout);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_msg(LOG_INFO, s->id, "event=connect ip=%s", s->ip);
-	REPLY(s, 220, NULL, "%s ESMTP mxscreen", cfg->hostname);
-	if (s->set->dns)
-		s->fcrdns = fcrdns_start(s->set->dns, s->ip, on_fcrdns, s);
+	struct pipeline_session ps = { .id = s->id, .ip = s->ip };
+	s->pl = pipeline_new(srv, s->set, &ps, &s->sa, &s->ta, on_verdict, s);
+	if (!s->pl) {
+		session_free(s);
+		return;
+	}
+	struct verdict v;
+	if (pipeline_connect(s->pl, &v) == PIPELINE_PENDING) {
+		s->st = S_WAIT;
+		s->waiting = W_BANNER; /* input is read (pregreet), not processed */
+		return;
+	}
+	banner(s, &v);
 }
 
 void smtp_server_close_sessions(struct smtp_server *srv)
@@ -1288,17 +1032,11 @@ void smtp_session_shutdown(struct smtp_session *s)
 	}
 	if (s->st == S_CLOSING)
 		return;
-	REFUSE(s, 421, "4.3.2", R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
+	REFUSE(s, R_SHUTDOWN, "%s Service shutting down", s->cfg->hostname);
 	close_after_flush(s);
 }
 
 /* ---- for the control socket (`mxscreen sessions`) -------------------------- */
-
-static const char *const sstate_names[] = {
-	[S_HELO] = "helo", [S_READY] = "ready", [S_MAIL] = "mail", [S_RCPT] = "rcpt",
-	[S_DATA] = "data", [S_AUTH] = "auth", [S_DELIVERING] = "delivering",
-	[S_CLOSING] = "closing",
-};
 
 void smtp_server_each_session(const struct smtp_server *srv,
 			      void (*fn)(void *arg, const struct smtp_session_info *info),
@@ -1313,12 +1051,9 @@ void smtp_server_each_session(const struct smtp_server *srv,
 		if (s->life_timer && event_pending(s->life_timer, EV_TIMEOUT, &end))
 			age -= (double)(end.tv_sec - now.tv_sec) +
 			       (double)(end.tv_usec - now.tv_usec) / 1e6;
-		const char *st = (size_t)s->st < sizeof(sstate_names) / sizeof(sstate_names[0]) &&
-						 sstate_names[s->st]
-					 ? sstate_names[s->st]
-					 : "?";
+		const char *st = state_names[s->st];
 		struct smtp_session_info info = {
-			.id = s->id, .ip = s->ip, .state = st, .helo = s->helo, .rdns = s->rdns,
+			.id = s->id, .ip = s->ip, .state = st, .helo = s->helo, .rdns = s->pl ? pipeline_facts(s->pl)->client_rdns : NULL,
 			.tls = s->tls, .transactions = s->ntx, .age = age < 0 ? 0 : age,
 		};
 		fn(arg, &info);
