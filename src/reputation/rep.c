@@ -171,8 +171,14 @@ static struct trio entities(struct reputation *r, const char *ip, const char *do
 		if (ip_range_key(norm, net, sizeof(net)) == 0)
 			t.e[1] = rep_entity_get(r, STORE_ENT_NET, net, true);
 	}
-	if (domain && *domain)
-		t.e[2] = rep_entity_get(r, STORE_ENT_DOMAIN, domain, true);
+	if (domain && *domain && strlen(domain) < REP_KEY_MAX) {
+		char low[REP_KEY_MAX];
+		size_t i = 0;
+		for (; domain[i]; i++)
+			low[i] = (char)(domain[i] >= 'A' && domain[i] <= 'Z' ? domain[i] + 32 : domain[i]);
+		low[i] = '\0';
+		t.e[2] = rep_entity_get(r, STORE_ENT_DOMAIN, low, true);
+	}
 	return t;
 }
 
