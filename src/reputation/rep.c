@@ -231,10 +231,11 @@ int rep_submit(struct reputation *r, struct store_record *rec)
 		store_record_free(rec);
 		return 0;
 	}
+	enum store_record_kind kind = rec->kind; /* the writer frees a record it refuses */
 	if (store_writer_submit(r->writer, rec) < 0) {
 		if (r->dropped++ % 1000 == 0)
 			log_msg(LOG_WARN, NULL, "event=store_queue_full record=%s dropped_total=%llu",
-				store_record_kind_name(rec->kind), r->dropped);
+				store_record_kind_name(kind), r->dropped);
 		return -1;
 	}
 	return 0;

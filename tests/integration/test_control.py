@@ -231,7 +231,7 @@ def test_bad_requests_get_an_error_and_the_server_goes_on(mx):
         b"hello\n": "bad request",
         b"{\"cmd\":\"status\",\"args\":[1]}\n": "\"args\"",
         b"{\"cmd\":\"status\",\"as\":\"root\"}\n": "unknown member",
-        b"{\"cmd\":\"nosuch\"}\n": "unknown command 'nosuch' (known: status sessions reload",
+        b"{\"cmd\":\"nosuch\"}\n": "unknown command 'nosuch' (known: status sessions ip reload",
         b"{\"cmd\":\"status\",\"args\":[\"x\"]}\n": "usage: status",
         b"\n": "bad request",
     }
