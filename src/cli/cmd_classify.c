@@ -118,7 +118,7 @@ static void *batch_run(void *arg)
 		return NULL;
 	}
 	struct features f;
-	features_init(&f, 0);
+	features_init(&f, model_feature_flags(b->m));
 	for (;;) {
 		size_t i = atomic_fetch_add_explicit(&b->next, FILE_BATCH_MAX, memory_order_relaxed);
 		if (i >= b->n)
@@ -234,7 +234,7 @@ int cmd_classify(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct features f;
-	features_init(&f, FEAT_NAMES);
+	features_init(&f, FEAT_NAMES | model_feature_flags(m));
 	struct content_result r;
 	int rc = EXIT_OK;
 	if (features_extract(&f, msg.p ? msg.p : "", msg.len) < 0) {
@@ -313,7 +313,7 @@ int cmd_train(struct cli_ctx *ctx, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct features f;
-	features_init(&f, 0);
+	features_init(&f, model_feature_flags(m));
 	struct buf msg = { 0 };
 	size_t trained = 0, updated = 0;
 	int rc = EXIT_OK;

@@ -137,7 +137,7 @@ static void render_table(FILE *out, const json_t *a, int indent)
 	}
 	fprintf(out, "%*s", indent, "");
 	for (size_t c = 0; c < ncols; c++)
-		fprintf(out, "%-*s%s", (int)width[c], cols[c], c + 1 < ncols ? "  " : "\n");
+		fprintf(out, c + 1 < ncols ? "%-*s  " : "%.*s\n", (int)width[c], cols[c]);
 	json_array_foreach(a, i, row) {
 		fprintf(out, "%*s", indent, "");
 		for (size_t c = 0; c < ncols; c++) {
@@ -152,11 +152,30 @@ static void render_table(FILE *out, const json_t *a, int indent)
 }
 
 static void render_object(FILE *out, const json_t *o, int indent);
+static void render_value(FILE *out, const char *key, const json_t *v, int indent, bool dash);
 
-static void render_value(FILE *out, const char *key, const json_t *v, int indent)
+/* One element of a list that is not a table: an object as "- first: ..." and its
+ * other members aligned under the first; anything else as "- value". */
+static void render_item(FILE *out, const json_t *e, int indent)
+{
+	if (!json_is_object(e) || json_object_size(e) == 0) {
+		render_value(out, NULL, e, indent, false);
+		return;
+	}
+	const char *k;
+	json_t *v;
+	bool first = true;
+	json_object_foreach((json_t *)e, k, v) {
+		render_value(out, k, v, indent + 2, first);
+		first = false;
+	}
+}
+
+/* dash: the first member of a list item, written "- key: value" two columns left. */
+static void render_value(FILE *out, const char *key, const json_t *v, int indent, bool dash)
 {
 	char buf[64];
-	fprintf(out, "%*s", indent, "");
+	fprintf(out, "%*s%s", dash ? indent - 2 : indent, "", dash ? "- " : "");
 	if (key) {
 		put_clean(out, key);
 		fputc(':', out);
@@ -193,7 +212,7 @@ static void render_value(FILE *out, const char *key, const json_t *v, int indent
 			render_table(out, v, indent + 2);
 		} else {
 			fputc('\n', out);
-			json_array_foreach(v, i, e) render_value(out, NULL, e, indent + 2);
+			json_array_foreach(v, i, e) render_item(out, e, indent + 2);
 		}
 	}
 }
@@ -205,7 +224,7 @@ static void render_object(FILE *out, const json_t *o, int indent)
 	json_object_foreach((json_t *)o, k, v) {
 		if (indent == 0 && strcmp(k, "ok") == 0)
 			continue;
-		render_value(out, k, v, indent);
+		render_value(out, k, v, indent, false);
 	}
 }
 

@@ -112,6 +112,13 @@ static const struct option eval_opts[] = {
 	{ "eta", required_argument, NULL, 'e' },
 	{ "margin", required_argument, NULL, 'M' },
 	{ "g0", required_argument, NULL, 'G' },
+	{ "step-cap", required_argument, NULL, 'S' },
+	{ "eta4", required_argument, NULL, '4' },
+	{ "stack-eta", required_argument, NULL, 'F' },
+	{ "ngram-bits", required_argument, NULL, 'N' },
+	{ "noise-tau", required_argument, NULL, 'T' },
+	{ "site-neutral", no_argument, NULL, 'U' },
+	{ "step-cap4", required_argument, NULL, 'P' },
 	{ "no-train", no_argument, NULL, 'n' },
 	{ "measure", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
@@ -176,7 +183,7 @@ static int run(const struct eval_opts *o, struct model *m)
 		return EXIT_USAGE;
 	struct trec_row *rows = calloc(n ? n : 1, sizeof(*rows));
 	struct features f;
-	features_init(&f, 0);
+	features_init(&f, model_feature_flags(m));
 	struct file_batch *fb = file_batch_new(true);
 	int rc = EXIT_OK;
 	if (!rows || !fb) {
@@ -220,6 +227,9 @@ static int run(const struct eval_opts *o, struct model *m)
 		}
 	}
 	print_measures(rows, n, secs > 0 ? (double)n / secs : 0.0);
+	if (m->w4)
+		printf("fusion bias=%.4f rich=%.4f ngram=%.4f\n", m->stack[0], m->stack[1],
+		       m->stack[2]);
 	char err[512];
 	if (o->save && model_save(m, o->save, !o->compact, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscreen eval: %s\n", err);
@@ -302,6 +312,13 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 		case 'e': o.p.eta = strtof(optarg, NULL); break;
 		case 'M': o.p.margin = strtof(optarg, NULL); break;
 		case 'G': o.p.g0 = strtof(optarg, NULL); break;
+		case 'S': o.p.step_cap = strtof(optarg, NULL); break;
+		case '4': o.p.eta4 = strtof(optarg, NULL); break;
+		case 'F': o.p.stack_eta = strtof(optarg, NULL); break;
+		case 'N': o.p.ngram_bits = (unsigned)atoi(optarg); break;
+		case 'T': o.p.noise_tau = strtof(optarg, NULL); break;
+		case 'U': o.p.site_neutral = true; break;
+		case 'P': o.p.step_cap4 = strtof(optarg, NULL); break;
 		default:
 			if (!cli_common_option(ctx, opt, optarg))
 				goto usage;
@@ -323,7 +340,9 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: mxscreen eval --index DIR/full/index [--model FILE | --fresh] "
 			"[--results FILE] [--save FILE [--calibrate] [--compact]] [--train-only INDEX] "
-			"[--no-train] [--bits N] [--eta X] [--margin X]\n"
+			"[--no-train] [--bits N] [--eta X] [--margin X] [--g0 X]\n"
+			"       [--site-neutral] [--step-cap X] [--noise-tau X] [--eta4 X] [--step-cap4 X] [--stack-eta X]\n"
+			"       [--ngram-bits N (0: the rich model alone, as in version 2 files)]\n"
 			"       mxscreen eval --measure RESULTS   measures of a TREC result file\n");
 	return EXIT_USAGE;
 }

@@ -27,18 +27,26 @@ void content_classify_features(const struct model *m, const struct features *f, 
 			       struct content_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->score = model_score(m, f);
+	struct model_scores sc;
+	model_scores(m, f, &sc);
+	r->score = sc.fused;
+	r->rich_score = sc.rich;
+	r->ngram_score = sc.ngram;
 	r->probability = model_probability(m, r->score);
 	r->scl = content_scl(r->probability);
-	if (!(f->flags & (FEAT_NAMES | FEAT_ORIGINS)))
+	if (!(f->flags & (FEAT_NAMES | FEAT_ORIGINS)) || ntop == 0)
 		return;
-	if (ntop > CONTENT_TOP_MAX)
-		ntop = CONTENT_TOP_MAX;
+	/* the 4-gram model's share is one line of its own, the last */
+	bool ngram_line = m->w4 != NULL;
+	if (ntop + ngram_line > CONTENT_TOP_MAX)
+		ntop = CONTENT_TOP_MAX - ngram_line;
 	/* keep the ntop largest |contribution|, sorted, by insertion */
 	size_t idx[CONTENT_TOP_MAX];
 	double val[CONTENT_TOP_MAX];
 	size_t k = 0;
-	for (size_t i = 0; i < f->n; i++) {
+	/* byte 4-grams ("g:eren") tell a person nothing: with the 4-gram model
+	 * beside it, the reasons are the rich model's other features */
+	for (size_t i = ngram_line ? f->ngrams : 0; i < f->n; i++) {
 		double c = model_contribution(m, f, i);
 		if (c == 0)
 			continue;
@@ -58,6 +66,11 @@ void content_classify_features(const struct model *m, const struct features *f, 
 	for (size_t i = 0; i < k; i++) {
 		features_name_format(f, idx[i], r->top[i].name, sizeof(r->top[i].name));
 		r->top[i].contribution = val[i];
+	}
+	if (ngram_line) {
+		snprintf(r->top[k].name, sizeof(r->top[k].name), "%s", CONTENT_NGRAM_LINE);
+		r->top[k].contribution = model_ngram_contribution(m, &sc);
+		k++;
 	}
 	r->ntop = k;
 }
@@ -115,7 +128,8 @@ struct content_filter *content_filter_new(const char *path, char *err, size_t er
 		return NULL;
 	}
 	cf->checked = time(NULL);
-	features_init(&cf->feat, FEAT_ORIGINS); /* names for the top five only */
+	/* names for the top five only */
+	features_init(&cf->feat, FEAT_ORIGINS | model_feature_flags(cf->model));
 	return cf;
 }
 
@@ -153,6 +167,8 @@ static void refresh(struct content_filter *cf)
 	model_free(cf->model);
 	cf->model = m;
 	cf->st = st;
+	/* a model trained on other features reads messages its way */
+	cf->feat.flags = (cf->feat.flags & ~(unsigned)FEAT_SITE_NEUTRAL) | model_feature_flags(m);
 }
 
 int content_filter_classify(struct content_filter *cf, const char *msg, size_t len,

@@ -30,12 +30,19 @@ struct content_top {
 	double contribution; /* to the score; > 0 spammy */
 };
 
+/* The name of the top[] line that gives the byte-4-gram model's share. */
+#define CONTENT_NGRAM_LINE "4grams:model"
+
 struct content_result {
-	double score;       /* raw logit */
+	double score;       /* raw logit: the fused score (the rich one in a version 2 model) */
 	double probability; /* calibrated */
 	int scl;
+	/* the features that moved the score most (never byte 4-grams when the model
+	 * has a 4-gram model), then CONTENT_NGRAM_LINE with that model's share */
 	struct content_top top[CONTENT_TOP_MAX];
 	size_t ntop;
+	double rich_score;  /* the base models' logits, before the fusion */
+	double ngram_score;
 };
 
 /* Probability cut points of SCL 1..9. */

@@ -65,6 +65,7 @@ void features_free(struct features *f)
 	buf_free(&f->names);
 	buf_free(&f->text);
 	buf_free(&f->html);
+	buf_free(&f->neutral);
 	for (size_t i = 0; i < f->ncharsets; i++)
 		if (f->charsets[i].filter)
 			g_object_unref(f->charsets[i].filter);
@@ -2118,11 +2119,67 @@ static void light_message(struct ctx *c, const struct light_msg *lm)
 	}
 }
 
+/* Is the header line at p (field name up to ':') one of FEATURES_SITE_HEADERS? */
+static bool site_header(const char *p, size_t n)
+{
+	static const char *const names[] = { FEATURES_SITE_HEADERS };
+	size_t k = 0;
+	while (k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t' && p[k] != '\n')
+		k++;
+	size_t c = k;
+	while (c < n && (p[c] == ' ' || p[c] == '\t'))
+		c++;
+	if (c >= n || p[c] != ':')
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == k && strncasecmp(p, names[i], k) == 0)
+			return true;
+	return false;
+}
+
+/* A copy of msg without the top-level header fields of FEATURES_SITE_HEADERS
+ * (with their continuation lines); the header block ends at the first empty
+ * line (LF or CRLF), the body is copied as it is. */
+static int site_neutral(struct buf *out, const char *msg, size_t len)
+{
+	buf_reset(out);
+	if (buf_reserve(out, len + 1) < 0)
+		return -1;
+	size_t pos = 0;
+	bool drop = false;
+	while (pos < len) {
+		const char *nl = memchr(msg + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - msg) + 1 : len;
+		const char *line = msg + pos;
+		size_t ll = end - pos;
+		if (ll == 1 || (ll == 2 && line[0] == '\r')) /* the empty line: body follows */
+			break;
+		if (line[0] == ' ' || line[0] == '\t') {
+			if (!drop)
+				buf_append(out, line, ll);
+		} else {
+			drop = site_header(line, ll);
+			if (!drop)
+				buf_append(out, line, ll);
+		}
+		pos = end;
+	}
+	buf_append(out, msg + pos, len - pos);
+	out->p[out->len] = '\0';
+	return 0;
+}
+
 int features_extract(struct features *f, const char *msg, size_t len)
 {
 	pthread_once(&gmime_once, gmime_start);
 	if (prepare(f) < 0)
 		return -1;
+	if (f->flags & FEAT_SITE_NEUTRAL) {
+		if (site_neutral(&f->neutral, msg, len) < 0)
+			return -1;
+		msg = f->neutral.p;
+		len = f->neutral.len;
+	}
 	struct ctx c = { .f = f };
 	c.s_w = family_seed("w");
 	c.s_s = family_seed("s");

@@ -15,6 +15,8 @@
  * FEAT_ORIGINS keeps only the raw family and token of each feature (a short
  * copy) and features_name_format() makes the name of the few a caller
  * reports, the same name FEAT_NAMES gives (the server's headers show five).
+ * FEAT_SITE_NEUTRAL reads a copy of the message without the top-level header
+ * fields FEATURES_SITE_HEADERS lists (the shipped model is trained that way).
  * It does not look at the envelope or authentication results: those belong to
  * a later, stacked stage so that the content model stays pure.
  */
@@ -33,7 +35,16 @@ enum {
 	FEAT_NO_LIGHT = 1u << 2,  /* always parse with GMime (tests of the light path) */
 	FEAT_ORIGINS = 1u << 3,   /* keep each feature's family and token raw, unformatted:
 				   * names only for the features asked (the server) */
+	FEAT_SITE_NEUTRAL = 1u << 4, /* read the message without the headers that name the
+				      * receiving site: recipients and Received (a model
+				      * trained on one site's mail, for any site) */
 };
+
+/* The header fields FEAT_SITE_NEUTRAL leaves out: the recipients' addresses and
+ * the Received trace, whose top (the receiving site's own hops) is the same on
+ * every message of a site and tells another site nothing. */
+#define FEATURES_SITE_HEADERS \
+	"received", "to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to"
 
 #define FEATURES_CHARSETS_MAX 16
 #define FEATURES_CHARSET_NAME_MAX 48
@@ -52,6 +63,7 @@ struct features {
 	size_t seen_mask;    /* part of the table in use, grows per message */
 	struct buf text;     /* decoded text of the current part */
 	struct buf html;     /* HTML turned into text */
+	struct buf neutral;  /* FEAT_SITE_NEUTRAL: the message without the site's headers */
 	uint32_t *words;     /* word hashes of the current text run */
 	size_t nwords;       /* words used so far in this message */
 	size_t decoded;      /* decoded bytes used so far in this message */

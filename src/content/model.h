@@ -29,15 +29,51 @@
 /* Version 2 adds a checksum of header and weights alone, so that a reader that
  * only classifies neither reads nor verifies the training state; version 1
  * files (one checksum over everything) are still read. */
-#define MODEL_VERSION 2
+/* Version 3 adds the byte-4-gram model (its weights after the rich model's
+ * and its state) and the stacked fusion of the two; version 1 and 2 files
+ * (the rich model alone) are still read and score as before. */
+#define MODEL_VERSION 3
 #define MODEL_HAS_STATE 1u /* flags: accumulators follow the weights */
+#define MODEL_SITE_NEUTRAL 2u /* flags: trained on FEAT_SITE_NEUTRAL features */
 
 struct model_params {
-	float eta;     /* learning rate */
-	float margin;  /* train when y * score < margin (logit units) */
-	float g0;      /* initial AdaGrad accumulator */
-	float calib_a; /* probability = sigmoid(calib_a * score + calib_b) */
+	float eta;     /* rich model: AdaGrad learning rate */
+	float margin;  /* rich model: train when y * score < margin (logit units) */
+	float g0;      /* rich model: initial AdaGrad accumulator */
+	float calib_a; /* probability = sigmoid(calib_a * fused score + calib_b) */
 	float calib_b;
+	float step_cap;  /* rich model: one training message moves its own score by at
+			  * most this much (logit units); 0: no cap */
+	float eta4;      /* byte-4-gram model: fixed learning rate, every message */
+	float stack_eta; /* fusion: fixed learning rate of the stacked regression */
+	unsigned ngram_bits; /* byte-4-gram weights: 2^ngram_bits; 0: no 4-gram model,
+			      * no fusion (the score is the rich model's, as in version 2) */
+	float noise_tau; /* rich model: a message scored more than this (logit units)
+			  * on the wrong side may be label noise: its step is divided
+			  * by 1 + the excess; 0: off */
+	float step_cap4; /* byte-4-gram model: one message moves its own score by at
+			  * most this much; 0: no cap */
+	bool site_neutral; /* features read without the site's headers (FEAT_SITE_NEUTRAL):
+			    * what the shipped model is trained on, so what it reads */
+};
+
+/* Defaults of the parameters added with version 3, chosen on the first half
+ * of the SpamAssassin corpus in time order (docs/classifier.md). */
+#define MODEL_STEP_CAP 0.0f
+#define MODEL_NOISE_TAU 1.0f
+#define MODEL_STEP_CAP4 6.0f
+#define MODEL_ETA4 0.004f
+#define MODEL_STACK_ETA 0.002f
+#define MODEL_NGRAM_BITS 19
+
+/* The stacked fusion's inputs are the base models' logits, clipped to this. */
+#define MODEL_STACK_CLIP 12.0f
+
+/* The scores of one message: each base model's and the fusion's. */
+struct model_scores {
+	double rich;  /* AdaGrad model on all families */
+	double ngram; /* byte-4-gram model (0 without one) */
+	double fused; /* stacked: stack[0] + stack[1] * rich + stack[2] * ngram */
 };
 
 struct model {
@@ -47,6 +83,10 @@ struct model {
 	float *g;       /* AdaGrad accumulators; NULL when read-only */
 	float bias;
 	float gbias;
+	float *w4;      /* byte-4-gram weights (2^p.ngram_bits), NULL without */
+	uint32_t mask4;
+	float bias4;
+	float stack[3]; /* fusion: bias, weight of the rich logit, of the 4-gram logit */
 	struct model_params p;
 	uint64_t trained_ham, trained_spam, updates;
 	/* storage */
@@ -69,15 +109,23 @@ int model_save(const struct model *m, const char *path, bool with_state, char *e
 	       size_t errlen);
 void model_free(struct model *m);
 
-/* Raw score (logit) of the features; higher is spammier. */
+/* The features_init() flags a model's features need (FEAT_SITE_NEUTRAL or 0). */
+unsigned model_feature_flags(const struct model *m);
+/* Raw score (logit) of the features, the fused one; higher is spammier. */
 double model_score(const struct model *m, const struct features *f);
+/* Every score of the features. */
+void model_scores(const struct model *m, const struct features *f, struct model_scores *s);
 /* Calibrated spam probability of a score. */
 double model_probability(const struct model *m, double score);
-/* Contribution of feature i to the score. */
+/* Contribution of feature i, through the rich model, to the fused score. */
 double model_contribution(const struct model *m, const struct features *f, size_t i);
-/* One online step on the gold label; returns true when weights changed. */
+/* Contribution of the byte-4-gram model to the fused score. */
+double model_ngram_contribution(const struct model *m, const struct model_scores *s);
+/* One online step of all three models on the gold label (the 4-gram model and
+ * the fusion learn from every message, the rich model near errors only);
+ * returns true when the rich model's weights changed. */
 bool model_train(struct model *m, const struct features *f, bool spam);
 /* Size of the file model_save would write. */
-size_t model_file_size(unsigned bits, bool with_state);
+size_t model_file_size(unsigned bits, unsigned ngram_bits, bool with_state);
 
 #endif

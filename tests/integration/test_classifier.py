@@ -181,9 +181,12 @@ def measures(out: str):
 
 def test_accuracy_on_fixed_split(tmp_path):
     """Train on the first 70% of the corpus (time order), test on the rest without
-    feedback. A broken feature extractor or learner lands far above these bounds
-    (measured: about 0.1% (1-ROCA) and 1-2% lam; bogofilter and the byte 4-gram
-    baseline are at 0.2-0.4% on the full TREC run)."""
+    feedback, reading messages as the shipped model does (--site-neutral: without
+    the recipients and the Received trace, which in this corpus change between
+    the folders the two parts mostly come from). A broken feature extractor or
+    learner lands far above these bounds (measured with the team copy: 0.043%
+    (1-ROCA), 1.27% lam, 7.8% spam missed at 0.1% ham; reading every header,
+    0.66% (1-ROCA) with 23% of the ham above SCL 5: what --site-neutral is for)."""
     index = corpus_index()
     lines = index.read_text().splitlines()
     assert len(lines) > 5000
@@ -193,13 +196,13 @@ def test_accuracy_on_fixed_split(tmp_path):
     train.write_text("\n".join(lines[:cut]) + "\n")
     test.write_text("\n".join(lines[cut:]) + "\n")
     results = tmp_path / "results"
-    p = run("eval", "--fresh", "--train-only", str(train), "--no-train", "--index", str(test),
-            "--results", str(results))
+    p = run("eval", "--fresh", "--site-neutral", "--train-only", str(train), "--no-train",
+            "--index", str(test), "--results", str(results))
     m = measures(p.stdout.decode())
     assert m["messages"] == len(lines) - cut
-    assert m["roca_pct"] < 0.6, m
-    assert m["lam_pct"] < 5.0, m
-    assert m["sm_at_hm_0.1"] < 60, m
+    assert m["roca_pct"] < 0.2, m
+    assert m["lam_pct"] < 3.0, m
+    assert m["sm_at_hm_0.1"] < 25, m
     rl = results.read_text().splitlines()
     assert len(rl) == m["messages"]
     assert re.fullmatch(r"\S+ judge=(ham|spam) class=(ham|spam) score=-?\d+\.\d+", rl[0])

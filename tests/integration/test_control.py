@@ -231,7 +231,7 @@ def test_bad_requests_get_an_error_and_the_server_goes_on(mx):
         b"hello\n": "bad request",
         b"{\"cmd\":\"status\",\"args\":[1]}\n": "\"args\"",
         b"{\"cmd\":\"status\",\"as\":\"root\"}\n": "unknown member",
-        b"{\"cmd\":\"nosuch\"}\n": "unknown command 'nosuch' (known: status sessions ip reload",
+        b"{\"cmd\":\"nosuch\"}\n": "unknown command 'nosuch' (known: status sessions ",
         b"{\"cmd\":\"status\",\"args\":[\"x\"]}\n": "usage: status",
         b"\n": "bad request",
     }
@@ -327,14 +327,33 @@ def test_disabled_and_usage_errors(mx):
         assert "usage: mxscreen" in out.stderr, (argv, out)
 
 
-def test_ip_is_forwarded(mx):
-    """`mxscreen ip ...` goes to the server as cmd "ip" with its words as args;
-    the answer is the reputation module's (or "unknown command" without it)."""
+def test_ip_is_forwarded_and_rendered(mx):
+    """`mxscreen ip ...` goes to the server as cmd "ip" with its words as args
+    (--reason TEXT last); the reputation module answers, the CLI renders it."""
     srv = mx(content_filter="no")
     out = ctl("ip", "block", "192.0.2.0/24", "--reason", "spam run", "--json", var=srv.var)
-    assert out.returncode in (0, 1), out
+    assert out.returncode == 0, out
     ans = json.loads(out.stdout)
-    assert "ok" in ans
-    if not ans["ok"]:
-        assert out.stderr.startswith("mxscreen: ip: ")
-    assert "event=control cmd=ip uid=0" in srv.log_text()
+    assert ans["ok"] is True and ans["cidr"] == "192.0.2.0/24"
+    assert "event=control cmd=ip uid=0 ok=1" in srv.log_text()
+    # Options before the words work the same.
+    lst = ctl_json("ip", "list", var=srv.var)
+    assert {"cidr": "192.0.2.0/24", "action": "block", "source": "operator",
+            "reason": "spam run"} in lst["entries"]
+    out = ctl("ip", "list", var=srv.var)
+    lines = out.stdout.splitlines()
+    assert lines[0] == "entries:" and lines[1].split() == ["cidr", "action", "source", "reason"]
+    assert lines[2].split(None, 3) == ["192.0.2.0/24", "block", "operator", "spam run"]
+    out = ctl("ip", "show", "192.0.2.7", var=srv.var)
+    assert out.returncode == 0, out
+    text = out.stdout.splitlines()
+    assert "ip: 192.0.2.7" in text and "  reason: spam run" in text
+    assert "  - kind: ip" in text and "    key: 192.0.2.7" in text  # a list of objects
+    assert not any(line != line.rstrip() for line in text)
+    # An error from the handler: exit 1, its message on stderr, nothing on stdout.
+    out = ctl("ip", "show", "not-an-ip", var=srv.var)
+    assert out.returncode == 1 and out.stdout == "", out
+    assert out.stderr.startswith("mxscreen: ip: ") and out.stderr.count("\n") == 1
+    out = ctl("ip", "unblock", "192.0.2.0/24", var=srv.var)
+    assert out.returncode == 0 and "removed: yes" in out.stdout, out
+    assert ctl_json("ip", "list", var=srv.var)["entries"] == []

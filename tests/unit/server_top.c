@@ -43,9 +43,11 @@ int main(int argc, char **argv)
 	struct model *m = NULL;
 	struct features f;
 	features_init(&f, FEAT_NAMES);
-	if (names)
+	if (names) {
 		m = model_open(model, err, sizeof(err));
-	else
+		if (m)
+			features_init(&f, FEAT_NAMES | model_feature_flags(m));
+	} else
 		cf = content_filter_new(model, err, sizeof(err));
 	if (!cf && !m) {
 		fprintf(stderr, "server_top: %s\n", err);

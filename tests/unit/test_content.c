@@ -713,7 +713,7 @@ static void test_model_learns_and_round_trips(void **state)
 	assert_int_equal(model_save(m, path, true, err, sizeof(err)), 0);
 	struct stat st;
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal((size_t)st.st_size, model_file_size(16, true));
+	assert_int_equal((size_t)st.st_size, model_file_size(16, MODEL_NGRAM_BITS, true));
 	struct model *ro = model_open(path, err, sizeof(err));
 	assert_non_null(ro);
 	assert_true(model_score(ro, &f) == s);
@@ -789,7 +789,7 @@ static void test_model_version2_checksums(void **state)
 	uint32_t version;
 	assert_int_equal(pread(fd, &version, 4, 8), 4);
 	close(fd);
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 	size_t wbytes = ((size_t)1 << 16) * sizeof(float);
 	/* one byte of the training state */
 	fd = open(path, O_RDWR);
@@ -817,12 +817,15 @@ static void test_model_version2_checksums(void **state)
 	close(fd);
 	assert_null(model_open(path, err, sizeof(err)));
 	unlink(path);
-	/* version 1: one checksum over everything, no weights_sum (offset 80) */
-	m = model_new(16, NULL);
+	/* version 1: one checksum over everything, no weights_sum (offset 80), and
+	 * the rich model alone (no 4-gram weights) */
+	struct model_params rich_only = model_default_params();
+	rich_only.ngram_bits = 0;
+	m = model_new(16, &rich_only);
 	m->w[9] = -0.25f;
 	assert_int_equal(model_save(m, path, true, err, sizeof(err)), 0);
 	model_free(m);
-	size_t len = model_file_size(16, true);
+	size_t len = model_file_size(16, 0, true);
 	char *img = malloc(len);
 	assert_non_null(img);
 	fd = open(path, O_RDWR);
@@ -887,6 +890,146 @@ static void test_atomic_replace(void **state)
 	model_free(a);
 	features_free(&f);
 	unlink(path);
+}
+
+/* Version 3: the byte-4-gram model and the fusion travel in the file (scores
+ * identical after a round trip, with and without the state); a model without
+ * the 4-gram model scores with the rich model alone, as version 2 did. */
+static void test_model_fusion(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct model *m = model_new(16, NULL);
+	assert_non_null(m->w4);
+	assert_true(m->stack[1] == 1 && m->stack[2] == 0); /* starts as the rich model */
+	struct features f;
+	features_init(&f, 0);
+	train_toy(m, &f);
+	static const char probe[] = "Subject: cheap\n\nviagra pills\n";
+	features_extract(&f, probe, sizeof(probe) - 1);
+	assert_true(f.ngrams > 0 && f.ngrams < f.n);
+	struct model_scores sc;
+	model_scores(m, &f, &sc);
+	assert_true(sc.rich > 0 && sc.ngram > 0);
+	assert_true(m->stack[2] > 0); /* the fusion learnt to weigh the 4-gram model in */
+	assert_true(sc.fused == model_score(m, &f));
+	char err[256];
+	for (int with_state = 0; with_state < 2; with_state++) {
+		assert_int_equal(model_save(m, path, with_state, err, sizeof(err)), 0);
+		struct model *ro = model_open(path, err, sizeof(err));
+		assert_non_null(ro);
+		struct model_scores rs;
+		model_scores(ro, &f, &rs);
+		assert_true(rs.rich == sc.rich && rs.ngram == sc.ngram && rs.fused == sc.fused);
+		model_free(ro);
+	}
+	/* a damaged 4-gram weight is caught by the classifying reader */
+	fd = open(path, O_RDWR);
+	assert_int_equal(pwrite(fd, "\x01", 1, 128 + 2 * ((size_t)1 << 16) * 4 + 64), 1);
+	close(fd);
+	assert_null(model_open(path, err, sizeof(err)));
+	model_free(m);
+	/* the rich model alone */
+	struct model_params p = model_default_params();
+	p.ngram_bits = 0;
+	m = model_new(16, &p);
+	assert_null(m->w4);
+	train_toy(m, &f);
+	features_extract(&f, probe, sizeof(probe) - 1);
+	model_scores(m, &f, &sc);
+	assert_true(sc.fused == sc.rich && sc.ngram == 0);
+	model_free(m);
+	features_free(&f);
+	unlink(path);
+}
+
+/* FEAT_SITE_NEUTRAL reads a message without the headers that name the
+ * receiving site: the same message to another recipient through other hops
+ * has the same features, and a model trained so says it in its file. */
+static void test_site_neutral(void **state)
+{
+	(void)state;
+	static const char a[] = "Received: from mx.site-a.example by in.site-a.example\n"
+				"\tfor <alice@site-a.example>; Mon, 1 Jul 2002 10:00:00 +0000\n"
+				"From: Sender <s@sender.example>\n"
+				"To: alice@site-a.example\n"
+				"Subject: lunch\n"
+				"Delivered-To: alice@site-a.example\n"
+				"\n"
+				"To: this body line stays\n";
+	static const char b[] = "From: Sender <s@sender.example>\r\n"
+				"Subject: lunch\r\n"
+				"CC: bob@site-b.example,\r\n"
+				" carol@site-b.example\r\n"
+				"\r\n"
+				"To: this body line stays\r\n";
+	static const char c[] = "From: Sender <s@sender.example>\n"
+				"Subject: lunch\n"
+				"\n"
+				"To: this body line stays\n";
+	struct features fa, fc;
+	features_init(&fa, FEAT_SITE_NEUTRAL | FEAT_NAMES);
+	features_init(&fc, FEAT_NAMES);
+	assert_int_equal(features_extract(&fc, c, sizeof(c) - 1), 0);
+	for (int k = 0; k < 2; k++) {
+		const char *msg = k ? b : a;
+		size_t len = k ? sizeof(b) - 1 : sizeof(a) - 1;
+		assert_int_equal(features_extract(&fa, msg, len), 0);
+		assert_int_equal(fa.n, fc.n);
+		assert_memory_equal(fa.hash, fc.hash, fa.n * sizeof(*fa.hash));
+	}
+	/* without the flag the recipient is read */
+	struct features fr;
+	features_init(&fr, FEAT_NAMES);
+	assert_int_equal(features_extract(&fr, a, sizeof(a) - 1), 0);
+	assert_true(fr.n != fc.n);
+	features_free(&fr);
+	features_free(&fa);
+	features_free(&fc);
+	char path[] = "/tmp/mxs-model-XXXXXX";
+	int fd = mkstemp(path);
+	close(fd);
+	struct model_params p = model_default_params();
+	p.site_neutral = true;
+	struct model *m = model_new(16, &p);
+	char err[256];
+	assert_int_equal(model_save(m, path, false, err, sizeof(err)), 0);
+	struct model *ro = model_open(path, err, sizeof(err));
+	assert_non_null(ro);
+	assert_int_equal(model_feature_flags(ro), FEAT_SITE_NEUTRAL);
+	model_free(ro);
+	model_free(m);
+	m = model_new(16, NULL);
+	assert_int_equal(model_feature_flags(m), 0);
+	model_free(m);
+	unlink(path);
+}
+
+/* Reasons a person can act on: no byte 4-grams among the top features when the
+ * 4-gram model is there, and its share as the last line. */
+static void test_explanation_without_4grams(void **state)
+{
+	(void)state;
+	struct model *m = model_new(16, NULL);
+	struct features f;
+	features_init(&f, FEAT_NAMES);
+	train_toy(m, &f);
+	static const char probe[] = "Subject: cheap\n\nviagra pills\n";
+	features_extract(&f, probe, sizeof(probe) - 1);
+	struct content_result r;
+	content_classify_features(m, &f, 5, &r);
+	assert_int_equal(r.ntop, 6);
+	for (size_t i = 0; i + 1 < r.ntop; i++)
+		assert_true(strncmp(r.top[i].name, "g:", 2) != 0);
+	assert_string_equal(r.top[5].name, CONTENT_NGRAM_LINE);
+	struct model_scores sc;
+	model_scores(m, &f, &sc);
+	assert_true(r.top[5].contribution == m->stack[2] * sc.ngram);
+	assert_true(r.score == sc.fused && r.rich_score == sc.rich && r.ngram_score == sc.ngram);
+	model_free(m);
+	features_free(&f);
 }
 
 static void test_scl_mapping(void **state)
@@ -1035,6 +1178,9 @@ int main(void)
 		cmocka_unit_test(test_trec_one_class_only),
 		cmocka_unit_test(test_trec_many_hams_threshold),
 		cmocka_unit_test(test_platt),
+		cmocka_unit_test(test_model_fusion),
+		cmocka_unit_test(test_site_neutral),
+		cmocka_unit_test(test_explanation_without_4grams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
