@@ -5,7 +5,7 @@
 #   make check      ASan+UBSan build, unit tests, fuzz corpus replay, integration tests
 #   make fuzz       libFuzzer (clang) on every target for FUZZ_SECONDS each
 #   make bench      benchmarks in bench/ (ratios against a peer in the same run)
-#   make docs       regenerate docs/configuration.md and docs/reasons.md
+#   make docs       regenerate docs/configuration.md, docs/reasons.md and docs/symbols.md
 
 BUILD        ?= build
 CHECK_BUILD  ?= build-check
@@ -55,6 +55,7 @@ bench: all
 docs: all
 	./$(BUILD)/mxscreen config doc > docs/configuration.md
 	./$(BUILD)/mxscreen reasons > docs/reasons.md
+	./$(BUILD)/mxscreen symbols > docs/symbols.md
 
 clean:
 	rm -rf $(BUILD) $(CHECK_BUILD) $(FUZZ_BUILD)

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "core/config.h"
 #include "policy/reasons.h"
+#include "policy/symbols.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,13 @@ static int cmd_reasons(struct cli_ctx *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int cmd_symbols(struct cli_ctx *ctx, int argc, char **argv)
+{
+	(void)ctx, (void)argc, (void)argv;
+	symbols_doc(stdout);
+	return EXIT_OK;
+}
+
 static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve [-c FILE] [-o name=value]...   run the MX" },
 	{ "config", cmd_config, "config check|dump|doc [-c FILE] [-o name=value]..." },
@@ -54,6 +62,7 @@ static const struct command commands[] = {
 	{ "dnsbl", cmd_dnsbl,
 	  "dnsbl --ip IP [--dns HOST:PORT] [--json]   what dnsbl_zones/dnswl_zones say about IP" },
 	{ "reasons", cmd_reasons, "reasons                             the reason codes, Markdown" },
+	{ "symbols", cmd_symbols, "symbols                             the verdict symbols, Markdown" },
 	{ "spf", cmd_spf,
 	  "spf --ip IP --helo NAME --mail-from ADDR [--dns HOST:PORT] [--pra FILE]" },
 	{ "classify", cmd_classify, "classify [--batch] [--json] [--model FILE] < MESSAGE" },

@@ -260,8 +260,10 @@ static void handle_request(struct control_conn *k, const char *data, size_t len)
 {
 	char err[1024] = "";
 	struct control_request req;
+	char q[1100];
 	if (control_request_parse(data, len, &req, err, sizeof(err)) < 0) {
-		log_msg(LOG_WARN, NULL, "event=control_bad_request uid=%u error=\"%s\"", k->uid, err);
+		log_msg(LOG_WARN, NULL, "event=control_bad_request uid=%u error=%s", k->uid,
+			log_quote(q, sizeof(q), err, strlen(err)));
 		send_answer(k, error_line(err));
 		return;
 	}
@@ -280,9 +282,11 @@ static void handle_request(struct control_conn *k, const char *data, size_t len)
 		snprintf(err, sizeof(err), "internal error: the handler of '%s' gave no object",
 			 req.cmd);
 	}
-	log_msg(result ? LOG_INFO : LOG_WARN, NULL, "event=control cmd=%s uid=%u ok=%d%s%s%s",
-		req.cmd, k->uid, result != NULL, result ? "" : " error=\"", result ? "" : err,
-		result ? "" : "\"");
+	if (result)
+		log_msg(LOG_INFO, NULL, "event=control cmd=%s uid=%u ok=1", req.cmd, k->uid);
+	else
+		log_msg(LOG_WARN, NULL, "event=control cmd=%s uid=%u ok=0 error=%s", req.cmd, k->uid,
+			log_quote(q, sizeof(q), err, strlen(err)));
 	send_answer(k, answer_line(result, err));
 	json_decref(result);
 	control_request_free(&req);
@@ -407,10 +411,12 @@ static void on_accept_error(struct evconnlistener *l, void *arg)
 static int remove_stale(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : (snprintf(err, errlen, "control socket %.900s: %s",
-						       path, strerror(errno)),
-					      -1);
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "control socket %.900s: %s", path, strerror(errno));
+		return -1;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen, "control socket %.900s: exists and is not a socket", path);
 		return -1;

@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 enum wait_for { WAIT_NONE, WAIT_CONNECT, WAIT_SPF, WAIT_DATA };
@@ -56,6 +57,10 @@ struct pipeline {
 	const char *const *rcpts;
 	struct store_record *agg[DMARC_FROM_DOMAINS_MAX];
 	size_t nagg;
+	/* over the limit at RCPT, but the MAIL FROM domain is certified and DKIM may align it:
+	 * decided at the end of DATA (the limit then applies unless it did) */
+	bool limit_deferred;
+	struct verdict_limit deferred;
 	enum verdict_action final_action;
 	enum reason final_reason;
 };
@@ -147,6 +152,7 @@ void pipeline_reset(struct pipeline *p)
 	if (p->waiting == WAIT_SPF || p->waiting == WAIT_DATA)
 		p->waiting = WAIT_NONE;
 	p->fcrdns_wanted_by_data = false;
+	p->limit_deferred = false;
 	p->domain = NULL;
 	p->spf_received = p->spf_authres = p->senderid_authres = p->pra = NULL;
 	p->msg = p->hdr = NULL;
@@ -437,6 +443,17 @@ void pipeline_rcpt(struct pipeline *p, const char *addr, bool *trap, struct verd
 	domain_lists(p);
 	rep_rcpt(p->rep, &p->f);
 	decide(p, STAGE_RCPT, v);
+	if (v->action == VERDICT_LIMIT && p->domain && p->cfg->dkim_check &&
+	    rep_domain_listed(p->rep, p->domain, true)) {
+		/* A certified domain not (yet) aligned by SPF: DKIM, checked after DATA, may
+		 * align it. Accept provisionally; the limit applies then unless it does. */
+		p->limit_deferred = true;
+		p->deferred = p->f.limit;
+		memset(v, 0, sizeof(*v));
+		v->action = VERDICT_CONTINUE;
+		log_msg(LOG_INFO, p->ps.id, "event=limit_deferred ip=%s domain=%s note=certified_if_dkim_aligned",
+			p->ip, p->domain);
+	}
 }
 
 void pipeline_rcpt_relay(struct pipeline *p)
@@ -580,6 +597,12 @@ static void data_verdict(struct pipeline *p, struct verdict *v)
 						       p->msg->len, &p->content) == 0)
 		p->f.content = &p->content;
 	decide(p, STAGE_DATA, v);
+	if (p->limit_deferred && !p->f.domain_certified &&
+	    (v->action == VERDICT_INBOX || v->action == VERDICT_JUNK)) {
+		/* not aligned after all: the sending limit applies (421, nothing stored) */
+		p->f.limit = p->deferred;
+		decide(p, STAGE_RCPT, v);
+	}
 	agg_collect(p, v);
 	p->final_action = v->action;
 	p->final_reason = v->reason;
@@ -718,8 +741,27 @@ enum pipeline_status pipeline_data(struct pipeline *p, struct buf *msg, bool lon
 	return pending ? PIPELINE_PENDING : PIPELINE_DONE;
 }
 
+/* The From domain when DMARC found it aligned (SPF or DKIM) and it is not the MAIL FROM
+ * domain: it gets its own statistics and reputation; NULL otherwise. */
+static const char *aligned_from_domain(const struct pipeline *p)
+{
+	const struct verdict_facts *f = &p->f;
+	if (!f->dkim_checked || f->dmarc != DMARC_PASS || !f->dmarc_from)
+		return NULL;
+	if (p->domain && strcasecmp(p->domain, f->dmarc_from) == 0)
+		return NULL;
+	return f->dmarc_from;
+}
+
 void pipeline_delivered(struct pipeline *p, bool stored)
 {
+	const char *from = aligned_from_domain(p);
+	if (stored && from) {
+		rep_count(p->rep, NULL, from, ST_MESSAGES, 1);
+		rep_count(p->rep, NULL, from, ST_MSG_RCPTS, p->f.nrcpts);
+		rep_outcome(p->rep, NULL, from, p->final_action, reason_get(p->final_reason)->code,
+			    p->f.nrcpts - p->f.ntraps);
+	}
 	if (stored) {
 		agg_submit(p);
 		rep_count(p->rep, p->ip, p->domain, ST_MESSAGES, 1);

@@ -190,7 +190,8 @@ static void decide_limit(const struct config *cfg, const struct verdict_facts *f
 	if (!f->limit.over || exempt(f))
 		return;
 	const struct verdict_limit *L = &f->limit;
-	bool escalate = L->escalate && cfg->rate_limit_mode == MODE_ENFORCE;
+	bool escalate = L->escalate && cfg->rate_limit_escalate > 0 &&
+			cfg->rate_limit_mode == MODE_ENFORCE;
 	enum reason r = escalate ? R_RATE_LIMIT_ESCALATED
 				 : L->net ? R_RATE_LIMIT_NET : R_RATE_LIMIT_IP;
 	if (cfg->rate_limit_mode == MODE_DRY_RUN) {

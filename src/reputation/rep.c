@@ -171,8 +171,14 @@ static struct trio entities(struct reputation *r, const char *ip, const char *do
 		if (ip_range_key(norm, net, sizeof(net)) == 0)
 			t.e[1] = rep_entity_get(r, STORE_ENT_NET, net, true);
 	}
-	if (domain && *domain)
-		t.e[2] = rep_entity_get(r, STORE_ENT_DOMAIN, domain, true);
+	if (domain && *domain && strlen(domain) < REP_KEY_MAX) {
+		char low[REP_KEY_MAX];
+		size_t i = 0;
+		for (; domain[i]; i++)
+			low[i] = (char)(domain[i] >= 'A' && domain[i] <= 'Z' ? domain[i] + 32 : domain[i]);
+		low[i] = '\0';
+		t.e[2] = rep_entity_get(r, STORE_ENT_DOMAIN, low, true);
+	}
 	return t;
 }
 
@@ -225,10 +231,11 @@ int rep_submit(struct reputation *r, struct store_record *rec)
 		store_record_free(rec);
 		return 0;
 	}
+	enum store_record_kind kind = rec->kind; /* the writer frees a record it refuses */
 	if (store_writer_submit(r->writer, rec) < 0) {
 		if (r->dropped++ % 1000 == 0)
 			log_msg(LOG_WARN, NULL, "event=store_queue_full record=%s dropped_total=%llu",
-				store_record_kind_name(rec->kind), r->dropped);
+				store_record_kind_name(kind), r->dropped);
 		return -1;
 	}
 	return 0;

@@ -140,6 +140,11 @@ static json_t *cmd_show(struct reputation *r, const char *arg, char *err, size_t
 		return NULL;
 	}
 	long long now = rep_now(r);
+	/* what was sent must show: hand the pending statistics over and let the writer commit
+	 * them (milliseconds; an operator command, never the mail path) */
+	rep_flush(r);
+	if (r->writer && store_writer_sync(r->writer, 2000) < 0)
+		log_msg(LOG_WARN, NULL, "event=store_sync_timeout what=ip_show");
 	json_t *o = json_pack("{s:s, s:s}", "ip", ip, "net", net);
 	int src;
 	const struct cidr_entry *le = rep_list_lookup(r, ip, &src);

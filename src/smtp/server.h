@@ -101,7 +101,7 @@ void smtp_server_each_session(const struct smtp_server *srv,
 			      void (*fn)(void *arg, const struct smtp_session_info *info),
 			      void *arg);
 
-/* server_control.c: the `status` and `sessions` commands of the control socket. */
+/* server_control.c: the `status`, `sessions` and `ip` commands of the control socket. */
 struct control;
 int smtp_server_control_register(struct smtp_server *srv, struct control *c);
 

@@ -1,9 +1,9 @@
 /*
  * server_control.c - the server's own commands on the control socket:
- * `status` (counters, store writer, model) and `sessions` (one object per
- * open session). Both run on the loop thread and only read server state.
- * Not here: `reload` (cli/cmd_serve.c: it needs the command line's -c/-o),
- * the reputation commands (their module registers them).
+ * `status` (counters, store writer, model), `sessions` (one object per open
+ * session) and `ip` (handed to the reputation module, rep_control()). They
+ * run on the loop thread.
+ * Not here: `reload` (cli/cmd_serve.c: it needs the command line's -c/-o).
  */
 #include "content/classify.h"
 #include "core/config.h"

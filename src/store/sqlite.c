@@ -40,8 +40,11 @@ static const char *const migrations[] = {
 	" selector TEXT NOT NULL, scope TEXT NOT NULL, result TEXT NOT NULL,"
 	" PRIMARY KEY (row_id, seq)) WITHOUT ROWID;",
 	/* 1 -> 2: reputation (docs/reputation.md): per-entity daily statistics, reputation
-	 * snapshots, operator allow/block entries. The day indexes serve retention; a row's day
-	 * never changes, so they cost one insert per new row and nothing per increment. */
+	 * snapshots, operator allow/block entries. Statistics are keyed day first: the rows the
+	 * SMTP loop increments (today's) are contiguous, so a batch dirties few pages however
+	 * long the history, and retention deletes a key range. The (key, day) index serves
+	 * `stats --key`; a row's key and day never change, so it costs one insert per new
+	 * entity-day and nothing per increment. */
 	"CREATE TABLE stat_day ("
 	" key TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL,"
 	" first_ts INTEGER, last_ts INTEGER,"
@@ -53,13 +56,12 @@ static const char *const migrations[] = {
 	" dkim_fail INTEGER NOT NULL, dmarc_pass INTEGER NOT NULL, dmarc_fail INTEGER NOT NULL,"
 	" tls INTEGER NOT NULL, complaints INTEGER NOT NULL,"
 	" helo TEXT, mail_from TEXT,"
-	" PRIMARY KEY (key, day, kind)) WITHOUT ROWID;"
-	"CREATE INDEX stat_day_by_day ON stat_day (day);"
+	" PRIMARY KEY (day, kind, key)) WITHOUT ROWID;"
+	"CREATE INDEX stat_day_by_key ON stat_day (key, day);"
 	"CREATE TABLE stat_reason ("
 	" key TEXT NOT NULL, day TEXT NOT NULL, kind TEXT NOT NULL, code TEXT NOT NULL,"
 	" n INTEGER NOT NULL,"
-	" PRIMARY KEY (key, day, kind, code)) WITHOUT ROWID;"
-	"CREATE INDEX stat_reason_by_day ON stat_reason (day);"
+	" PRIMARY KEY (day, kind, key, code)) WITHOUT ROWID;"
 	"CREATE TABLE rep ("
 	" kind TEXT NOT NULL, key TEXT NOT NULL, updated_ts INTEGER NOT NULL,"
 	" good REAL NOT NULL, junk REAL NOT NULL, refused REAL NOT NULL, unknown REAL NOT NULL,"
@@ -248,6 +250,7 @@ static void *sq_open(const char *path, bool readonly, char *err, size_t errlen)
 	if (exec(s->db, "PRAGMA journal_mode = WAL", sub, sizeof(sub)) < 0 ||
 	    exec(s->db, "PRAGMA synchronous = NORMAL", sub, sizeof(sub)) < 0 ||
 	    exec(s->db, "PRAGMA foreign_keys = ON", sub, sizeof(sub)) < 0 ||
+	    exec(s->db, STORE_SQLITE_WRITER_PRAGMAS, sub, sizeof(sub)) < 0 ||
 	    migrate(s, sub, sizeof(sub)) < 0) {
 		snprintf(err, errlen, "%s: %s", path, sub);
 		goto fail;

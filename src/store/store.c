@@ -83,6 +83,54 @@ void store_day_of(long long t, char out[11])
 		memcpy(out, "1970-01-01", 11);
 }
 
+struct store_record *store_stat_new(enum store_entity_kind kind, const char *key, long long now)
+{
+	if (!store_entity_kind_name(kind) || !key || !*key)
+		return NULL;
+	struct store_record *r = store_record_new(STORE_STAT);
+	if (!r)
+		return NULL;
+	char day[11];
+	store_day_of(now, day);
+	struct store_stat *t = &r->u.stat;
+	t->kind = kind;
+	t->key = arena_strdup(&r->a, key);
+	t->day = arena_strdup(&r->a, day);
+	t->first_ts = t->last_ts = now;
+	if (!t->key || !t->day) {
+		store_record_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int store_stat_reason_add(struct store_record *r, const char *code, unsigned long long n)
+{
+	struct store_stat *t = &r->u.stat;
+	for (size_t i = 0; i < t->nreason; i++)
+		if (!strcmp(t->reason[i].code, code)) {
+			t->reason[i].n += n;
+			return 0;
+		}
+	if (t->nreason == STORE_STAT_REASONS_MAX)
+		return -1;
+	const char *copy = arena_strdup(&r->a, code);
+	if (!copy)
+		return -1;
+	t->reason[t->nreason].code = copy;
+	t->reason[t->nreason++].n = n;
+	return 0;
+}
+
+int store_record_set(struct store_record *r, const char **field, const char *v)
+{
+	const char *copy = v ? arena_strdup(&r->a, v) : NULL;
+	if (v && !copy)
+		return -1;
+	*field = copy;
+	return 0;
+}
+
 struct store_record *store_prune_record_new(long long now, unsigned retention_days)
 {
 	struct store_record *r = store_record_new(STORE_PRUNE);

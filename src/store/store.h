@@ -153,6 +153,17 @@ void store_record_free(struct store_record *r);
  * of memory. The writer submits one itself (store_writer_options.retention_days).
  */
 struct store_record *store_prune_record_new(long long now, unsigned retention_days);
+/*
+ * A STORE_STAT record for the entity kind/key (copied) at unix time now: day =
+ * the UTC day of now, first_ts = last_ts = now, every counter 0. NULL when out
+ * of memory or kind/key is invalid.
+ */
+struct store_record *store_stat_new(enum store_entity_kind kind, const char *key, long long now);
+/* Adds n refusals with reason code (copied) to a STAT record, merged with the same code. 0, or
+ * -1 when STORE_STAT_REASONS_MAX other codes are there already or out of memory. */
+int store_stat_reason_add(struct store_record *r, const char *code, unsigned long long n);
+/* Copies a sample (HELO or MAIL FROM) into the record: *field = copy of v. 0, or -1 (memory). */
+int store_record_set(struct store_record *r, const char **field, const char *v);
 /* The UTC day (YYYY-MM-DD) of unix time t into out. */
 void store_day_of(long long t, char out[11]);
 

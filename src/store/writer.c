@@ -25,6 +25,8 @@ struct store_writer {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t done_cv;  /* broadcast after every batch (store_writer_sync) */
+	bool flush_now;          /* store_writer_sync asks for a flush before the deadline */
 	struct store_record **ring;
 	size_t head, n;
 	bool stop;
@@ -59,6 +61,7 @@ static void flush(struct store_writer *w, struct store_record **batch, size_t n)
 	} else {
 		w->stats.failed += n;
 	}
+	pthread_cond_broadcast(&w->done_cv);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -97,11 +100,12 @@ static void *run(void *arg)
 	deadline_after(&deadline, w->o.flush_ms);
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->stop && w->n < w->o.batch_max) {
+		while (!w->stop && !w->flush_now && w->n < w->o.batch_max) {
 			int rc = pthread_cond_timedwait(&w->cv, &w->mu, &deadline);
 			if (rc == ETIMEDOUT)
 				break;
 		}
+		w->flush_now = false;
 		if (w->n == 0) {
 			if (w->stop)
 				break;
@@ -148,12 +152,14 @@ struct store_writer *store_writer_start(struct store *st, const struct store_wri
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&w->cv, &ca);
+	pthread_cond_init(&w->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&w->mu, NULL);
 	int rc = pthread_create(&w->thread, NULL, run, w);
 	if (rc != 0) {
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));
 		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->done_cv);
 		pthread_mutex_destroy(&w->mu);
 		free(w->ring);
 		free(w);
@@ -180,6 +186,24 @@ int store_writer_submit(struct store_writer *w, struct store_record *rec)
 	return 0;
 }
 
+int store_writer_sync(struct store_writer *w, unsigned timeout_ms)
+{
+	struct timespec deadline;
+	deadline_after(&deadline, timeout_ms);
+	int rc = 0;
+	pthread_mutex_lock(&w->mu);
+	unsigned long long target = w->stats.submitted;
+	w->flush_now = true;
+	pthread_cond_signal(&w->cv);
+	while (w->stats.written + w->stats.failed < target && !w->stop)
+		if (pthread_cond_timedwait(&w->done_cv, &w->mu, &deadline) == ETIMEDOUT) {
+			rc = -1;
+			break;
+		}
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
 void store_writer_stats(struct store_writer *w, struct store_writer_stats *out)
 {
 	pthread_mutex_lock(&w->mu);
@@ -200,6 +224,7 @@ void store_writer_stop(struct store_writer *w, struct store_writer_stats *final)
 	if (final)
 		store_writer_stats(w, final);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->done_cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w->ring);
 	free(w);

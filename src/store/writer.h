@@ -45,6 +45,10 @@ struct store_writer *store_writer_start(struct store *st, const struct store_wri
 /* Takes rec (always: queued, or freed when the queue is full). 0, or -1 when full. */
 int store_writer_submit(struct store_writer *w, struct store_record *rec);
 void store_writer_stats(struct store_writer *w, struct store_writer_stats *out);
+/* Asks for a flush now and waits until every record submitted before the call is
+ * written (or failed), at most timeout_ms. For readers that must see what was
+ * sent (`mxscreen ip show`), never on the mail path. 0, or -1 on timeout. */
+int store_writer_sync(struct store_writer *w, unsigned timeout_ms);
 /* Writes what is queued, joins the thread, frees the writer (not the store). */
 void store_writer_stop(struct store_writer *w, struct store_writer_stats *final);
 

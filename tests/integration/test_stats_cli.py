@@ -32,6 +32,9 @@ def rows(var, *args, **kw):
 
 def fill(db_path):
     with sqlite3.connect(db_path) as db:
+        # What the server recorded itself (its start-up probe connection) is not ours.
+        db.execute("DELETE FROM stat_day")
+        db.execute("DELETE FROM stat_reason")
         def put(kind, key, day, first, last, helo=None, mail_from=None, **n):
             vals = [n.get(c, 0) for c in COUNTERS]
             db.execute(f"INSERT INTO stat_day (key, day, kind, first_ts, last_ts, "
@@ -146,4 +149,5 @@ def test_server_migrates_v1_store(mx, tmp_path):
                        capture_output=True, timeout=30)
     assert p.returncode == 0, p.stderr.decode()
     assert [r["count"] for r in json.loads(p.stdout)["rows"]] == [7]
-    assert rows(var) == []
+    # Statistics of the new schema: at most the server's own probe connection from loopback.
+    assert all(r["key"].startswith("127.") for r in rows(var))

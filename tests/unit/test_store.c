@@ -506,6 +506,47 @@ static void test_names(void **state)
 	assert_string_equal(store_record_kind_name(STORE_PRUNE), "prune");
 }
 
+/* The helpers the producers use: a record for an entity at a time, reasons merged by code. */
+static void test_stat_helpers(void **state)
+{
+	(void)state;
+	assert_null(store_stat_new(STORE_ENT_IP, "", 1));
+	assert_null(store_stat_new((enum store_entity_kind)9, "x", 1));
+	char key[] = "192.0.2.1";
+	struct store_record *r = store_stat_new(STORE_ENT_IP, key, 1772625600 + 43199);
+	assert_non_null(r);
+	key[0] = 'X'; /* copied */
+	const struct store_stat *t = &r->u.stat;
+	assert_int_equal(r->kind, STORE_STAT);
+	assert_string_equal(t->key, "192.0.2.1");
+	assert_string_equal(t->day, "2026-03-04");
+	assert_int_equal(t->first_ts, 1772625600 + 43199); /* 23:59:59 */
+	assert_int_equal(t->last_ts, t->first_ts);
+	char code[] = "MXS-A";
+	assert_int_equal(store_stat_reason_add(r, code, 2), 0);
+	code[4] = 'B';
+	assert_int_equal(store_stat_reason_add(r, code, 1), 0);
+	assert_int_equal(store_stat_reason_add(r, "MXS-A", 3), 0);
+	assert_int_equal(t->nreason, 2);
+	assert_string_equal(t->reason[0].code, "MXS-A");
+	assert_int_equal(t->reason[0].n, 5);
+	assert_string_equal(t->reason[1].code, "MXS-B");
+	for (int i = 2; i < STORE_STAT_REASONS_MAX; i++) {
+		char c[8];
+		snprintf(c, sizeof(c), "C%d", i);
+		assert_int_equal(store_stat_reason_add(r, c, 1), 0);
+	}
+	assert_int_equal(store_stat_reason_add(r, "full", 1), -1);
+	assert_int_equal(store_stat_reason_add(r, "MXS-B", 1), 0); /* a known code still adds */
+	char helo[] = "mx.example";
+	assert_int_equal(store_record_set(r, &r->u.stat.helo, helo), 0);
+	helo[0] = 'X';
+	assert_string_equal(t->helo, "mx.example");
+	assert_int_equal(store_record_set(r, &r->u.stat.helo, NULL), 0);
+	assert_null(t->helo);
+	store_record_free(r);
+}
+
 /* Records and batches add up; first/last are min/max; samples keep the latest given. */
 static void test_stat_additive(void **state)
 {
@@ -1080,6 +1121,7 @@ int main(void)
 		cmocka_unit_test(test_day_parse),
 		cmocka_unit_test(test_dmarc_agg_rows),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_stat_helpers),
 		cmocka_unit_test_setup_teardown(test_stat_additive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_all_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_reasons_left_off, setup, teardown),
