@@ -4,7 +4,8 @@
  * and without. Checks the bounds the classifier relies on, and that the light
  * path gives exactly GMime's features in GMime's order (features.c promises it:
  * the score is a float sum in that order), and that the names the server makes
- * on demand (FEAT_ORIGINS) are the names FEAT_NAMES keeps.
+ * on demand (FEAT_ORIGINS) are the names FEAT_NAMES keeps; and the site-neutral
+ * reading (FEAT_SITE_NEUTRAL) on the same input.
  */
 #include "content/features.h"
 #include "core/limits.h"
@@ -48,6 +49,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 	}
 	features_free(&o);
+	/* the site-neutral copy of the message (a header-line scanner of its own) */
+	struct features sn;
+	features_init(&sn, FEAT_SITE_NEUTRAL | FEAT_ORIGINS);
+	if (features_extract(&sn, (const char *)data, size) == 0 &&
+	    (sn.n > CONTENT_FEATURES_MAX || sn.ngrams > sn.n || sn.neutral.len > size))
+		abort();
+	features_free(&sn);
 	struct features g;
 	features_init(&g, FEAT_NO_LIGHT);
 	if (features_extract(&b, (const char *)data, size) == 0 &&
