@@ -419,14 +419,15 @@ def test_first_day_is_safe(tmp_path):
         assert caught >= (sa[1] if sa else 75.0), (m, ham_junk, caught, sa)
 
 
-def near_duplicate_swings(tmp_path, *params):
+def near_duplicate_swings(tmp_path, pick, *params):
     """A stream of 1,500 corpus messages, then twelve copies of one ham
-    newsletter (differing in To and Message-ID) judged ham and spam in turn, as
-    one user's newsletter is another's junk: the mean and largest change of the
-    score from one copy to the next (each scored before it is learnt)."""
+    newsletter (the pick-th ham after those; copies differ in To and Message-ID)
+    judged ham and spam in turn, as one user's newsletter is another's junk: the
+    mean and largest change of the score from one copy to the next (each scored
+    before it is learnt)."""
     index = corpus_index()
     lines = index.read_text().splitlines()
-    news = [l for l in lines[1500:] if l.startswith("ham ")][5]
+    news = [l for l in lines[1500:] if l.startswith("ham ")][pick]
     src = (index.parent / news.split()[1]).read_bytes()
     entries = [l.split()[0] + " " + str((index.parent / l.split()[1]).resolve())
                for l in lines[:1500]]
@@ -447,10 +448,18 @@ def near_duplicate_swings(tmp_path, *params):
 
 def test_near_duplicates_with_opposite_labels_move_the_score_less(tmp_path):
     """Today's model (the rich model alone, unbounded steps: --ngram-bits 0
-    --noise-tau 0) against the fused, bounded default. Measured with the team
-    copy: mean 3.02 / largest 5.54 logits today, 2.77 / 3.65 fused."""
-    today = near_duplicate_swings(tmp_path, "--ngram-bits", "0", "--noise-tau", "0")
-    fused = near_duplicate_swings(tmp_path)
-    print(f"near-duplicate swings: today mean {today[0]:.2f} max {today[1]:.2f}, "
-          f"fused mean {fused[0]:.2f} max {fused[1]:.2f}")
-    assert fused[0] < today[0] and fused[1] < today[1], (today, fused)
+    --noise-tau 0) against the fused, bounded default, over four newsletters.
+    Measured with the team copy (mean / largest move, logits), newsletters 0, 5,
+    10, 20: today 2.95 / 5.48, 3.02 / 5.54, 2.75 / 5.17, 3.32 / 6.17; fused
+    2.68 / 3.45, 2.77 / 3.65, 2.56 / 3.18, 2.85 / 3.82. (Starting from a spam
+    newsletter the largest move is always smaller too, the mean in 3 of 5.)"""
+    today, fused = [], []
+    for pick in (0, 5, 10, 20):
+        today.append(near_duplicate_swings(tmp_path, pick, "--ngram-bits", "0",
+                                           "--noise-tau", "0"))
+        fused.append(near_duplicate_swings(tmp_path, pick))
+    mean = lambda runs, i: sum(r[i] for r in runs) / len(runs)
+    print(f"near-duplicate moves: today mean {mean(today, 0):.2f} largest {mean(today, 1):.2f}, "
+          f"fused mean {mean(fused, 0):.2f} largest {mean(fused, 1):.2f}")
+    assert mean(fused, 0) < mean(today, 0), (today, fused)
+    assert all(f[1] < t[1] for f, t in zip(fused, today)), (today, fused)
