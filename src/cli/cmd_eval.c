@@ -7,7 +7,7 @@
  * (content/trec.h) and the throughput (reading, parsing, classifying and
  * training, one core). --results writes the TREC result lines; --save writes
  * the trained model (with --calibrate, Platt parameters fitted on the run's
- * own out-of-sample scores; --compact drops the training state: half the size,
+ * own out-of-sample scores, the intercept at most 0: p >= 0.5 needs a score >= 0; --compact drops the training state: half the size,
  * further training restarts the adaptive rates); --train-only FILE also trains on a second index
  * first (no scores: a train/test split). --bits, --eta and --margin exist for
  * experiments; the defaults are model_default_params().
@@ -221,6 +221,12 @@ static int run(const struct eval_opts *o, struct model *m)
 	if (o->calibrate) {
 		double a, b;
 		if (trec_platt(rows, n, &a, &b) == 0) {
+			/* never junk on the model's own ham side: a message the
+			 * fused score does not lean to spam (a short note, mail of
+			 * an unseen stream with little evidence either way) stays
+			 * below SCL 5 whatever the training stream's mix was */
+			if (b > 0)
+				b = 0;
 			m->p.calib_a = (float)a;
 			m->p.calib_b = (float)b;
 			printf("calibration a=%.6f b=%.6f\n", a, b);
