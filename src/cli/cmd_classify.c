@@ -252,12 +252,20 @@ int cmd_classify(struct cli_ctx *ctx, int argc, char **argv)
 				printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
 			printf("\",\"contribution\":%.4f}", r.top[i].contribution);
 		}
+		printf("],\"symbols\":[");
+		for (size_t i = 0; i < r.nsymbols; i++)
+			printf("%s{\"name\":\"%s\",\"weight\":%.4f,\"description\":\"%s\"}",
+			       i ? "," : "", r.symbols[i].name, r.symbols[i].weight,
+			       r.symbols[i].description);
 		printf("]}\n");
 	} else {
 		printf("%s probability=%.6f scl=%d score=%.4f features=%zu\n", cls, r.probability,
 		       r.scl, r.score, f.n);
 		for (size_t i = 0; i < r.ntop; i++)
 			printf("  %+.4f %s\n", r.top[i].contribution, r.top[i].name);
+		for (size_t i = 0; i < r.nsymbols; i++)
+			printf("  symbol %s %+.4f %s\n", r.symbols[i].name, r.symbols[i].weight,
+			       r.symbols[i].description);
 	}
 out:
 	features_free(&f);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,62 @@
 
 const double content_scl_cuts[SCL_MAX] = { 0.01, 0.03, 0.10, 0.25, 0.50,
 					   0.75, 0.90, 0.98, 0.999 };
+
+const struct content_symbol_def content_symbol_table[] = {
+	{ "CNT_HTML_HIDDEN_TEXT", "h:#hidden", "HTML text hidden from the reader" },
+	{ "CNT_HTML_TINY_FONT", "h:#tiny_font", "HTML text in a font too small to read" },
+	{ "CNT_HTML_WHITE_TEXT", "h:#white_text", "HTML text in white" },
+	{ "CNT_HTML_COMMENT_IN_WORD", "h:#comment_in_word", "HTML comments inside words" },
+	{ "CNT_HTML_NUMERIC_REFS", "h:#numeric_refs", "letters written as numeric references" },
+	{ "CNT_HTML_SCRIPT", "h:#script", "HTML with a script" },
+	{ "CNT_HTML_FORM", "h:#form", "HTML with a form" },
+	{ "CNT_HTML_IFRAME", "h:#iframe", "HTML with an iframe" },
+	{ "CNT_HTML_ONLY", "h:#html_only", "HTML without a plain-text part" },
+	{ "CNT_URL_USERINFO", "u:#userinfo", "a link with user@ before the host" },
+	{ "CNT_URL_IP", "u:#ip", "a link to an IP address" },
+	{ "CNT_URL_ESCAPED", "u:#escaped", "a link with a %-escaped host" },
+	{ "CNT_URL_PORT", "u:#port", "a link with an explicit port" },
+	{ "CNT_REPLY_TO_MISMATCH", "rt:#mismatch", "Reply-To domain differs from From's" },
+	{ "CNT_FROM_DIGITS", "fl:#digits", "From local part mostly digits" },
+	{ "CNT_FROM_NO_DOMAIN", "fd:#nodomain", "From without a domain" },
+	{ "CNT_NO_DATE", "m:#no_date", "no Date header" },
+	{ "CNT_NO_MESSAGE_ID", "m:#no_msgid", "no Message-ID header" },
+	{ "CNT_MESSAGE_ID_NO_AT", "mid:#noat", "Message-ID without @" },
+	{ "CNT_SUBJECT_CAPS", "s:#caps", "Subject mostly in capitals" },
+	{ "CNT_SUBJECT_BANG", "s:#bang", "Subject with exclamation marks" },
+	{ "CNT_CHARSET_UNKNOWN", "cs:#unknown", "a charset that cannot be decoded" },
+	{ "CNT_MIME_UNPARSABLE", "m:#unparsable", "MIME structure that cannot be parsed" },
+	{ "CNT_MIME_EMPTY_MULTIPART", "m:#empty_multipart", "a multipart without parts" },
+};
+const size_t content_symbol_count = sizeof(content_symbol_table) / sizeof(content_symbol_table[0]);
+_Static_assert(sizeof(content_symbol_table) / sizeof(content_symbol_table[0]) <= CONTENT_SYMBOLS_MAX,
+	       "content symbols fit a content_result");
+
+static uint32_t symbol_hash[sizeof(content_symbol_table) / sizeof(content_symbol_table[0])];
+static pthread_once_t symbol_once = PTHREAD_ONCE_INIT;
+
+static void symbol_hashes(void)
+{
+	for (size_t i = 0; i < content_symbol_count; i++)
+		symbol_hash[i] = features_hash_name(content_symbol_table[i].feature);
+}
+
+/* The content symbols of f (a few hash look-ups), weighed by the model. */
+static void content_symbols(const struct model *m, const struct features *f,
+			    struct content_result *r)
+{
+	pthread_once(&symbol_once, symbol_hashes);
+	double x = f->n ? 1.0 / sqrt((double)f->n) : 0;
+	double share = m->w4 ? m->stack[1] : 1;
+	for (size_t i = 0; i < content_symbol_count; i++) {
+		if (!features_has(f, symbol_hash[i]))
+			continue;
+		struct content_symbol *s = &r->symbols[r->nsymbols++];
+		s->name = content_symbol_table[i].name;
+		s->description = content_symbol_table[i].description;
+		s->weight = m->w[symbol_hash[i] & m->mask] * x * share;
+	}
+}
 
 int content_scl(double p)
 {
@@ -36,6 +93,7 @@ void content_classify_features(const struct model *m, const struct features *f, 
 	r->scl = content_scl(r->probability);
 	if (!(f->flags & (FEAT_NAMES | FEAT_ORIGINS)) || ntop == 0)
 		return;
+	content_symbols(m, f, r);
 	/* the 4-gram model's share is one line of its own, the last */
 	bool ngram_line = m->w4 != NULL;
 	if (ntop + ngram_line > CONTENT_TOP_MAX)

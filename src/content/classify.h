@@ -33,6 +33,20 @@ struct content_top {
 /* The name of the top[] line that gives the byte-4-gram model's share. */
 #define CONTENT_NGRAM_LINE "4grams:model"
 
+/* Content symbols: facts about a message that carry across mail streams
+ * (header and format anomalies, HTML obfuscation, URL tricks), each a feature
+ * of the rich model, named for the verdict engine to weigh with the
+ * authentication and reputation facts. The weight is what the model learnt:
+ * the feature's contribution to this message's fused score (logit units, > 0
+ * spammy). At most CONTENT_SYMBOLS_MAX, in the order of content_symbol_table. */
+#define CONTENT_SYMBOLS_MAX 24
+
+struct content_symbol {
+	const char *name;        /* "CNT_HTML_HIDDEN_TEXT": static storage */
+	const char *description; /* one short line: static storage */
+	double weight;
+};
+
 struct content_result {
 	double score;       /* raw logit: the fused score (the rich one in a version 2 model) */
 	double probability; /* calibrated */
@@ -43,7 +57,19 @@ struct content_result {
 	size_t ntop;
 	double rich_score;  /* the base models' logits, before the fusion */
 	double ngram_score;
+	/* the content symbols the message has (with explanations: ntop > 0) */
+	struct content_symbol symbols[CONTENT_SYMBOLS_MAX];
+	size_t nsymbols;
 };
+
+/* Every content symbol: name, the feature that carries it, description. */
+struct content_symbol_def {
+	const char *name;
+	const char *feature;
+	const char *description;
+};
+extern const struct content_symbol_def content_symbol_table[];
+extern const size_t content_symbol_count;
 
 /* Probability cut points of SCL 1..9. */
 extern const double content_scl_cuts[SCL_MAX];

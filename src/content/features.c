@@ -301,6 +301,14 @@ static inline size_t seen_slot(const uint32_t *seen, size_t mask, uint32_t key)
 	return i;
 }
 
+bool features_has(const struct features *f, uint32_t h)
+{
+	if (!f->seen || f->n == 0)
+		return false;
+	uint32_t key = h ? h : 1;
+	return f->seen[seen_slot(f->seen, f->seen_mask, key)] == key;
+}
+
 /* Adds feature h unless already present; fam/tok only used for its name.
  * The hottest function of the classifier: inlined, names out of line.
  * Whether h is new is a coin toss for 4-grams, so there is no branch on it:

@@ -89,6 +89,8 @@ const char *features_name(const struct features *f, size_t i);
 /* Name of feature i into out, with FEAT_NAMES or FEAT_ORIGINS (cut to
  * outlen - 1 bytes); 0, or -1 when cut, unknown or without names ("" then). */
 int features_name_format(const struct features *f, size_t i, char *out, size_t outlen);
+/* Whether the message last extracted has the feature of hash h. */
+bool features_has(const struct features *f, uint32_t h);
 /* The stable hash of one feature name such as "w:viagra" (tests, docs). */
 uint32_t features_hash_name(const char *name);
 

